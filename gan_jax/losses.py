@@ -1,0 +1,92 @@
+"""Adversarial losses: pure functions of the discriminator's logits.
+
+Every loss has one contract: `loss(real_logits, fake_logits) -> LossTerms`,
+with `real_logits` = D(x) on a real batch and `fake_logits` = D(G(z)) on a
+generated batch, both of shape [batch] (pre-sigmoid). The discriminator
+minimizes `LossTerms.discriminator`, the generator minimizes
+`LossTerms.generator`. Terms are batch means, so that the data-parallel
+gradient (the `lax.pmean` of per-device gradients) equals the gradient of the
+global batch.
+
+Logits, not probabilities, go in: log D = log sigmoid(l) = -softplus(-l) and
+log(1 - D) = -softplus(l) are exact and stable for any logit, where
+log(sigmoid(l)) underflows to -inf once sigmoid(l) rounds to 0.
+"""
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gan_jax import errors
+
+
+class LossTerms(NamedTuple):
+  """Scalar loss terms of one evaluation of an adversarial loss.
+
+  Attributes:
+    discriminator: what D minimizes, `discriminator_real + discriminator_fake`.
+    discriminator_real: the part of D's loss on real data.
+    discriminator_fake: the part of D's loss on generated data.
+    generator: what G minimizes.
+  """
+
+  discriminator: jax.Array
+  discriminator_real: jax.Array
+  discriminator_fake: jax.Array
+  generator: jax.Array
+
+
+Loss = Callable[[jax.Array, jax.Array], LossTerms]
+
+
+def _discriminator_cross_entropy(real_logits, fake_logits):
+  """-E[log D(x)] and -E[log(1 - D(G(z)))]: D's side of the value function V(D, G)."""
+  return jnp.mean(jax.nn.softplus(-real_logits)), jnp.mean(jax.nn.softplus(fake_logits))
+
+
+def minimax(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
+  """The zero-sum game of Goodfellow et al. 2014, Eq. 1, exactly.
+
+  min_G max_D V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))].
+  D minimizes -V; G minimizes E_z[log(1 - D(G(z)))], the saturating form: its
+  gradient vanishes when D confidently rejects samples (D(G(z)) -> 0), which is
+  early in training (seed 000, section 4.2).
+
+  Args:
+    real_logits: [batch] logits of D on real data.
+    fake_logits: [batch] logits of D on generated data.
+  """
+  real_term, fake_term = _discriminator_cross_entropy(real_logits, fake_logits)
+  # log(1 - sigmoid(l)) = -softplus(l).
+  generator = -jnp.mean(jax.nn.softplus(fake_logits))
+  return LossTerms(real_term + fake_term, real_term, fake_term, generator)
+
+
+def non_saturating(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
+  """The non-saturating game of Goodfellow et al. 2014, section 3.
+
+  D's loss is that of `minimax`; G maximizes E_z[log D(G(z))] instead, which has
+  the same fixed point but strong gradients while D rejects G's samples.
+
+  Args:
+    real_logits: [batch] logits of D on real data.
+    fake_logits: [batch] logits of D on generated data.
+  """
+  real_term, fake_term = _discriminator_cross_entropy(real_logits, fake_logits)
+  # -log(sigmoid(l)) = softplus(-l).
+  generator = jnp.mean(jax.nn.softplus(-fake_logits))
+  return LossTerms(real_term + fake_term, real_term, fake_term, generator)
+
+
+LOSSES: dict[str, Loss] = {
+  'minimax': minimax,
+  'non_saturating': non_saturating,
+}
+
+
+def get_loss(name: str) -> Loss:
+  """The loss called `name`; raises `ConfigError` listing the valid names."""
+  if name not in LOSSES:
+    raise errors.unknown_name_error('loss', name, LOSSES)
+  return LOSSES[name]
