@@ -1,0 +1,53 @@
+"""The training state of the two-player game, as one explicit pytree.
+
+The state holds arrays only (no modules, no optimizers): those are static and
+bound to the train step with `functools.partial`, so the state can be
+replicated, donated, checkpointed and restored as a plain pytree.
+"""
+
+from typing import Any
+
+import flax
+import jax
+import optax
+
+Variables = Any  # A (possibly empty) dict of linen variable collections.
+
+
+@flax.struct.dataclass
+class PlayerState:
+  """One player's (G's or D's) trainable and non-trainable state.
+
+  Attributes:
+    params: the 'params' collection.
+    model_state: every other collection of the module (e.g. 'batch_stats'),
+      updated in training and used as is in evaluation; {} if there is none.
+    opt_state: the player's optimizer state.
+  """
+
+  params: Variables
+  model_state: Variables
+  opt_state: optax.OptState
+
+  def variables(self) -> Variables:
+    """The full variable dict to pass to `module.apply`."""
+    return {'params': self.params, **self.model_state}
+
+
+@flax.struct.dataclass
+class GANState:
+  """The whole state of a GAN run.
+
+  Attributes:
+    step: number of completed train steps (each: k D updates, one G update).
+    rng: the run's base key; a step's randomness is `fold_in(rng, step)`, so
+      every draw is a function of the seed and the step alone, which makes a
+      resumed run repeat an uninterrupted one exactly.
+    generator: G's state.
+    discriminator: D's state.
+  """
+
+  step: jax.Array
+  rng: jax.Array
+  generator: PlayerState
+  discriminator: PlayerState

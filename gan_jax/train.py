@@ -1,0 +1,416 @@
+"""Training a GAN: the state, the pure train step, and the training loop.
+
+The train step is Algorithm 1 of Goodfellow et al. 2014: `discriminator_steps`
+(k) updates of D, each on a fresh real batch and fresh noise, then one update
+of G. It is pmapped over the local devices (data parallel): each device holds a
+slice of every batch, and gradients, batch-norm statistics and metrics are
+averaged over the named axis `BATCH_AXIS`.
+"""
+
+import functools
+import signal
+import threading
+import time
+from typing import Any, Callable, Optional
+
+import flax.jax_utils
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from absl import logging
+from jax import lax
+
+from gan_jax import checkpoint
+from gan_jax import errors
+from gan_jax import images
+from gan_jax import input_pipeline
+from gan_jax import losses
+from gan_jax import models
+from gan_jax import optimizers
+from gan_jax import summaries
+from gan_jax import workdirs
+from gan_jax.state import GANState, PlayerState
+
+# The one pmap axis. Averaging over it makes the data-parallel step compute
+# the update of the global batch: the mean of per-device mean-loss gradients is
+# the gradient of the global mean loss (devices hold equal shares), and the
+# same holds for batch-norm means and mean squares.
+BATCH_AXIS = 'batch'
+
+Metrics = dict[str, jax.Array]
+
+
+def create_state(
+  rng: jax.Array,
+  *,
+  generator: nn.Module,
+  discriminator: nn.Module,
+  generator_optimizer: optax.GradientTransformation,
+  discriminator_optimizer: optax.GradientTransformation,
+  latent_dim: int,
+  image_shape: tuple[int, int, int],
+) -> GANState:
+  """Initializes both players and their optimizers.
+
+  Args:
+    rng: key for the parameters and, folded, the run's randomness.
+    generator, discriminator: the two linen modules.
+    generator_optimizer, discriminator_optimizer: one optimizer per player.
+    latent_dim: size of z.
+    image_shape: (height, width, channels) of the data.
+  """
+  generator_rng, discriminator_rng, run_rng = jax.random.split(rng, 3)
+
+  def init_player(module, module_rng, inputs, optimizer):
+    variables = module.init({'params': module_rng, 'dropout': module_rng}, inputs, train=False)
+    params = variables.pop('params')
+    return PlayerState(params=params, model_state=dict(variables), opt_state=optimizer.init(params))
+
+  return GANState(
+    step=jnp.zeros((), jnp.int32),
+    rng=run_rng,
+    generator=init_player(
+      generator, generator_rng, jnp.zeros((1, latent_dim)), generator_optimizer
+    ),
+    discriminator=init_player(
+      discriminator, discriminator_rng, jnp.zeros((1, *image_shape)), discriminator_optimizer
+    ),
+  )
+
+
+def sample_latent(rng: jax.Array, batch_size: int, latent_dim: int) -> jax.Array:
+  """This device's share of z ~ N(0, I), [batch_size, latent_dim].
+
+  Noise is drawn per example from `fold_in(rng, global example index)`, where
+  the index counts from `axis_index * batch_size`: each device draws different
+  noise, and the global batch of noise is the same whatever the number of
+  devices, so a run on 8 devices computes the same update as on 1.
+  """
+  first = lax.axis_index(BATCH_AXIS) * batch_size
+  draw = lambda i: jax.random.normal(jax.random.fold_in(rng, i), (latent_dim,))
+  return jax.vmap(draw)(first + jnp.arange(batch_size))
+
+
+def _apply_train(module: nn.Module, params, model_state, inputs, dropout_rng):
+  """Training-mode forward pass: (outputs, updated model_state)."""
+  return module.apply(
+    {'params': params, **model_state},
+    inputs,
+    train=True,
+    mutable=list(model_state),
+    rngs={'dropout': dropout_rng},
+  )
+
+
+def _update(player: PlayerState, grads, optimizer: optax.GradientTransformation, model_state):
+  updates, opt_state = optimizer.update(grads, player.opt_state, player.params)
+  return PlayerState(optax.apply_updates(player.params, updates), model_state, opt_state)
+
+
+def train_step(
+  state: GANState,
+  real_images: jax.Array,
+  *,
+  generator: nn.Module,
+  discriminator: nn.Module,
+  loss: losses.Loss,
+  generator_optimizer: optax.GradientTransformation,
+  discriminator_optimizer: optax.GradientTransformation,
+  latent_dim: int,
+) -> tuple[GANState, Metrics]:
+  """One step of Algorithm 1 on one device, inside `pmap(axis_name=BATCH_AXIS)`.
+
+  Args:
+    state: the replicated state.
+    real_images: [k, per_device_batch, H, W, C] in [-1, 1], one real batch
+      for each of the k = `discriminator_steps` D updates.
+    generator, discriminator, loss, generator_optimizer,
+    discriminator_optimizer, latent_dim: static, bound with functools.partial.
+
+  Returns:
+    The new state, and metrics averaged over devices: d_loss, d_loss_real,
+    d_loss_fake, d_real = mean D(x), d_fake = mean D(G(z)) (means over the k
+    D updates), d_grad_norm, g_loss, g_grad_norm.
+  """
+  discriminator_steps, batch_size = real_images.shape[:2]
+  step_rng = jax.random.fold_in(state.rng, state.step)
+  discriminator_rng, generator_rng = jax.random.split(step_rng)
+  device_index = lax.axis_index(BATCH_AXIS)
+  g = state.generator
+
+  def discriminator_update(d: PlayerState, inputs):
+    real, rng = inputs
+    noise_rng, dropout_rng = jax.random.split(rng)
+    dropout_rng = jax.random.fold_in(dropout_rng, device_index)
+    z = sample_latent(noise_rng, batch_size, latent_dim)
+    # G's running statistics are updated in G's own update only.
+    fake, _ = _apply_train(generator, g.params, g.model_state, z, dropout_rng)
+    fake = lax.stop_gradient(fake)
+
+    def loss_fn(params):
+      # Real and generated data go through D separately, so each batch is
+      # normalized with its own statistics, as in the DCGAN reference code.
+      real_logits, model_state = _apply_train(discriminator, params, d.model_state, real, dropout_rng)
+      fake_logits, model_state = _apply_train(discriminator, params, model_state, fake, dropout_rng)
+      terms = loss(real_logits, fake_logits)
+      return terms.discriminator, (terms, real_logits, fake_logits, model_state)
+
+    grads, (terms, real_logits, fake_logits, model_state) = jax.grad(loss_fn, has_aux=True)(d.params)
+    grads = lax.pmean(grads, BATCH_AXIS)
+    metrics = {
+      'd_loss': terms.discriminator,
+      'd_loss_real': terms.discriminator_real,
+      'd_loss_fake': terms.discriminator_fake,
+      'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
+      'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
+      'd_grad_norm': optax.global_norm(grads),
+    }
+    return _update(d, grads, discriminator_optimizer, model_state), metrics
+
+  # A scan, not a Python loop: the step compiles once whatever k is.
+  d, d_metrics = lax.scan(
+    discriminator_update,
+    state.discriminator,
+    (real_images, jax.random.split(discriminator_rng, discriminator_steps)),
+  )
+
+  noise_rng, dropout_rng = jax.random.split(generator_rng)
+  dropout_rng = jax.random.fold_in(dropout_rng, device_index)
+  z = sample_latent(noise_rng, batch_size, latent_dim)
+
+  def generator_loss_fn(params):
+    fake, model_state = _apply_train(generator, params, g.model_state, z, dropout_rng)
+    # D's running statistics are updated in D's own updates only. The real
+    # logits matter only to losses whose G term compares with real data; for
+    # the others XLA drops this forward pass as dead code.
+    fake_logits, _ = _apply_train(discriminator, d.params, d.model_state, fake, dropout_rng)
+    real_logits, _ = _apply_train(discriminator, d.params, d.model_state, real_images[-1], dropout_rng)
+    return loss(real_logits, fake_logits).generator, model_state
+
+  (g_loss, g_model_state), g_grads = jax.value_and_grad(generator_loss_fn, has_aux=True)(g.params)
+  g_grads = lax.pmean(g_grads, BATCH_AXIS)
+  metrics = {
+    **jax.tree.map(jnp.mean, d_metrics),
+    'g_loss': g_loss,
+    'g_grad_norm': optax.global_norm(g_grads),
+  }
+  new_state = state.replace(
+    step=state.step + 1,
+    generator=_update(g, g_grads, generator_optimizer, g_model_state),
+    discriminator=d,
+  )
+  return new_state, lax.pmean(metrics, BATCH_AXIS)
+
+
+def generate(generator: nn.Module, generator_state: PlayerState, z: jax.Array) -> jax.Array:
+  """G's samples in evaluation mode (running batch statistics): [N, H, W, C]."""
+  return generator.apply(generator_state.variables(), z, train=False)
+
+
+def fixed_noise(seed: int, num_images: int, latent_dim: int) -> jax.Array:
+  """The z of the sample grids, the same at every step so frames are comparable."""
+  return jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(seed), 1), (num_images, latent_dim))
+
+
+class _StopRequest:
+  """Turns SIGINT/SIGTERM into a flag the loop checks between steps.
+
+  The loop then saves a checkpoint at the current step and stops, instead of
+  dying mid-step with the work since the last checkpoint lost.
+  """
+
+  def __init__(self):
+    self.signal_number: Optional[int] = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGINT, signal.SIGTERM):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signal_number, frame):
+    del frame
+    self.signal_number = signal_number
+
+  def __exit__(self, *exc_info):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def _check_finite(metrics: dict[str, float], step: int, last_checkpoint: Optional[int]) -> None:
+  bad = sorted(name for name, value in metrics.items() if not np.isfinite(value))
+  if bad:
+    where = f'step {last_checkpoint}' if last_checkpoint is not None else 'none yet'
+    raise errors.TrainingDivergedError(
+      f'Training diverged at step {step}: {", ".join(f"{n}={metrics[n]}" for n in bad)}. '
+      f'Last good checkpoint: {where}. Lower the learning rates or change the loss; '
+      'no checkpoint was written for the diverged state.'
+    )
+
+
+class _Progress:
+  """Steps/s and ETA between log steps, for the progress line and summaries."""
+
+  def __init__(self, start_step: int, num_steps: int):
+    self._num_steps = num_steps
+    self._last_step, self._last_time = start_step, time.perf_counter()
+
+  def update(self, step: int) -> tuple[float, float]:
+    now = time.perf_counter()
+    steps_per_sec = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    self._last_step, self._last_time = step, now
+    return steps_per_sec, (self._num_steps - step) / max(steps_per_sec, 1e-9)
+
+
+def _format_progress(step, num_steps, metrics, steps_per_sec, eta_seconds) -> str:
+  eta = time.strftime('%H:%M:%S', time.gmtime(eta_seconds))
+  return (
+    f'step {step}/{num_steps} | d_loss {metrics["d_loss"]:.4f} g_loss {metrics["g_loss"]:.4f} '
+    f'D(x) {metrics["d_real"]:.3f} D(G(z)) {metrics["d_fake"]:.3f} | '
+    f'{steps_per_sec:.2f} steps/s | ETA {eta}'
+  )
+
+
+def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
+  """The static parts of a run named by the config: models, loss, optimizers.
+
+  Raises:
+    ConfigError: for an unknown name or an invalid value.
+  """
+  if config.train.discriminator_steps < 1:
+    raise errors.ConfigError(
+      f'train.discriminator_steps must be >= 1 (k of Algorithm 1), got {config.train.discriminator_steps}.'
+    )
+  generator, discriminator = models.get_models(config.model, image_shape, batch_axis_name=BATCH_AXIS)
+  return dict(
+    generator=generator,
+    discriminator=discriminator,
+    loss=losses.get_loss(config.loss.name),
+    generator_optimizer=optimizers.get_optimizer(config.optimizer.generator),
+    discriminator_optimizer=optimizers.get_optimizer(config.optimizer.discriminator),
+    latent_dim=config.model.latent_dim,
+  )
+
+
+def initial_state(config: ml_collections.ConfigDict, parts: dict[str, Any], image_shape) -> GANState:
+  """The state at step 0 for `config.seed`."""
+  init_parts = {k: v for k, v in parts.items() if k != 'loss'}
+  return create_state(jax.random.PRNGKey(config.seed), image_shape=image_shape, **init_parts)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
+  """Trains the GAN of `config`, writing everything to `workdir`; resumes if it can.
+
+  Writes config.json, metrics.jsonl, TensorBoard events, samples/step_*.png
+  and checkpoints/. Returns the final (unreplicated) state.
+
+  Raises:
+    GanJaxError: for a bad config or data, a diverged run, or an interruption
+      by SIGINT/SIGTERM (after saving a checkpoint at the current step).
+  """
+  is_chief = jax.process_index() == 0
+  source, info = input_pipeline.get_source(config.data)
+  workdirs.prepare(workdir, config, info, write=is_chief)
+  parts = build(config, info.image_shape)
+  input_pipeline.per_process_batch_size(config.train.batch_size)  # Fails early if uneven.
+  logging.info('Data %s: %d images of shape %s.', info.name, info.num_examples, info.image_shape)
+
+  manager = checkpoint.create_manager(workdir, config.train.checkpoints_to_keep)
+  state = initial_state(config, parts, info.image_shape)
+  state = checkpoint.restore_latest(manager, state) or state
+  start_step, num_steps = int(state.step), config.train.num_steps
+  if start_step:
+    logging.info('Resuming from the checkpoint at step %d.', start_step)
+
+  step_fn = jax.pmap(
+    functools.partial(train_step, **parts), axis_name=BATCH_AXIS, donate_argnums=(0,)
+  )
+  sample_fn = jax.jit(functools.partial(generate, parts['generator']))
+  noise = fixed_noise(config.seed, config.train.num_sample_images, config.model.latent_dim)
+  writer = summaries.SummaryWriter(workdir, start_step=start_step, enabled=is_chief)
+
+  def write_samples(step: int, generator_state: PlayerState) -> None:
+    if is_chief:
+      grid = images.image_grid(np.asarray(sample_fn(generator_state, noise)))
+      images.save_png(workdirs.sample_path(workdir, step), grid)
+      writer.write_image(step, 'samples', grid)
+
+  real_batches = input_pipeline.batches(
+    source,
+    seed=config.seed,
+    global_batch_size=config.train.batch_size,
+    discriminator_steps=config.train.discriminator_steps,
+    start_step=start_step,
+  )
+  device_batches = flax.jax_utils.prefetch_to_device(
+    map(input_pipeline.shard, real_batches), size=2
+  )
+  if start_step == 0:
+    write_samples(0, state.generator)
+
+  replicated = flax.jax_utils.replicate(state)
+  progress = _Progress(start_step, num_steps)
+  pending_metrics: list[Metrics] = []
+  last_checkpoint = start_step if start_step else None
+
+  def unreplicated() -> GANState:
+    return jax.tree.map(lambda x: x[0], replicated)
+
+  def check_pending(step: int) -> dict[str, float]:
+    """Averages the metrics gathered since the last check; raises if any is not finite."""
+    host = jax.device_get(pending_metrics)
+    pending_metrics.clear()
+    averaged = {name: float(np.mean([m[name][0] for m in host])) for name in host[0]}
+    _check_finite(averaged, step, last_checkpoint)
+    return averaged
+
+  with _StopRequest() as stop:
+    step = start_step
+    while step < num_steps:
+      replicated, metrics = step_fn(replicated, next(device_batches))
+      pending_metrics.append(metrics)
+      step += 1
+      finished = step == num_steps
+      if step % config.train.log_every == 0 or finished:
+        logged = check_pending(step)
+        steps_per_sec, eta = progress.update(step)
+        writer.write_scalars(step, {**logged, 'steps_per_sec': steps_per_sec})
+        logging.info(_format_progress(step, num_steps, logged, steps_per_sec, eta))
+      if step % config.train.sample_every == 0 or finished:
+        write_samples(step, unreplicated().generator)
+      if step % config.train.checkpoint_every == 0 or finished or stop.signal_number:
+        if pending_metrics:  # Never checkpoint a state whose metrics were not checked.
+          check_pending(step)
+        checkpoint.save(manager, unreplicated())
+        last_checkpoint = step
+      if stop.signal_number:
+        break
+
+  manager.wait_until_finished()
+  writer.close()
+  if stop.signal_number:
+    name = signal.Signals(stop.signal_number).name
+    raise errors.Interrupted(
+      f'{name} at step {step}: checkpoint saved in {workdir}; run the same command to resume.',
+      exit_code=128 + stop.signal_number,
+    )
+  return unreplicated()
+
+
+def restore_for_sampling(config: ml_collections.ConfigDict, workdir: str) -> tuple[Callable, GANState]:
+  """(generate function bound to G, latest state) of a trained run in `workdir`.
+
+  Raises:
+    CheckpointError: if `workdir` has no checkpoint.
+  """
+  info = workdirs.read_data_info(workdir)
+  parts = build(config, info.image_shape)
+  manager = checkpoint.create_manager(workdir, config.train.checkpoints_to_keep)
+  state = checkpoint.restore_latest(manager, initial_state(config, parts, info.image_shape))
+  if state is None:
+    raise errors.CheckpointError(f'No checkpoint in {workdir}/checkpoints: train there first.')
+  return jax.jit(functools.partial(generate, parts['generator'])), state

@@ -1,0 +1,66 @@
+"""The layout of a run's directory, and the files that describe the run.
+
+  workdir/config.json          the resolved config (seed included)
+  workdir/data.json            the data's name, image shape and size
+  workdir/metrics.jsonl        one record per logged step (`summaries`)
+  workdir/tensorboard/         event files (`summaries`)
+  workdir/samples/step_N.png   sample grids from fixed noise
+  workdir/checkpoints/         Orbax checkpoints (`checkpoint`)
+"""
+
+import dataclasses
+import json
+import os
+
+import ml_collections
+
+from gan_jax import errors
+from gan_jax.input_pipeline import DataInfo
+
+
+def prepare(workdir: str, config: ml_collections.ConfigDict, data_info: DataInfo, *, write: bool) -> None:
+  """Creates `workdir` and writes config.json and data.json into it (if `write`).
+
+  Raises:
+    ConfigError: if `workdir` cannot be created or written.
+  """
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    if write:
+      _write_json(os.path.join(workdir, 'config.json'), json.loads(config.to_json_best_effort()))
+      _write_json(os.path.join(workdir, 'data.json'), dataclasses.asdict(data_info))
+  except OSError as e:
+    raise errors.ConfigError(
+      f'Cannot write to the workdir {workdir!r} ({e.strerror}); pass a writable --workdir.'
+    ) from e
+
+
+def read_data_info(workdir: str) -> DataInfo:
+  """The `DataInfo` a run in `workdir` trained on.
+
+  Raises:
+    CheckpointError: if `workdir` holds no run.
+  """
+  path = os.path.join(workdir, 'data.json')
+  if not os.path.exists(path):
+    raise errors.CheckpointError(f'{workdir!r} holds no training run (no data.json): train there first.')
+  with open(path, encoding='utf-8') as f:
+    fields = json.load(f)
+  return DataInfo(fields['name'], tuple(fields['image_shape']), fields['num_examples'])
+
+
+def read_config(workdir: str) -> ml_collections.ConfigDict:
+  """The resolved config a run in `workdir` was trained with."""
+  with open(os.path.join(workdir, 'config.json'), encoding='utf-8') as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def sample_path(workdir: str, step: int) -> str:
+  """Where the sample grid of `step` goes."""
+  return os.path.join(workdir, 'samples', f'step_{step:07d}.png')
+
+
+def _write_json(path: str, value) -> None:
+  with open(path + '.partial', 'w', encoding='utf-8') as f:
+    json.dump(value, f, indent=2)
+  os.replace(path + '.partial', path)
