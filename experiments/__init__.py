@@ -1,0 +1,1 @@
+"""Thin absl apps, one per job; all logic lives in `gan_jax`."""

@@ -1,0 +1,48 @@
+"""What every absl app here shares: the workdir default and clean errors.
+
+A user's mistake (a bad config value, missing data, an interrupted run) ends
+the app with the project's one-line message and a non-zero exit code, not a
+traceback from inside JAX; `--traceback` shows the traceback too.
+"""
+
+import logging as std_logging
+import os
+import sys
+from typing import Callable
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from gan_jax import errors
+
+_TRACEBACK = flags.DEFINE_bool('traceback', False, 'Show the full traceback of a gan_jax error.')
+
+
+def default_workdir(config_path: str) -> str:
+  """runs/<config file stem>, e.g. runs/gan_mnist for configs/gan_mnist.py."""
+  stem = os.path.splitext(os.path.basename(config_path.split(':')[0]))[0]
+  return os.path.join('runs', stem)
+
+
+def _is_library_chatter(record) -> bool:
+  """INFO records of Orbax and Grain: a dozen lines per checkpoint, none for the user."""
+  return record.levelno < std_logging.WARNING and any(
+    f'{os.sep}{package}{os.sep}' in record.pathname for package in ('orbax', 'grain')
+  )
+
+
+def run(main: Callable[[list[str]], None]) -> None:
+  """`absl.app.run(main)`, printing a `GanJaxError` as one line and exiting non-zero."""
+
+  def main_with_clean_errors(argv):
+    logging.get_absl_logger().addFilter(lambda record: not _is_library_chatter(record))
+    try:
+      main(argv)
+    except errors.GanJaxError as e:
+      if _TRACEBACK.value:
+        raise
+      print(f'Error: {e}', file=sys.stderr)
+      sys.exit(getattr(e, 'exit_code', 1))
+
+  app.run(main_with_clean_errors)
