@@ -66,7 +66,8 @@ def _check_shapes(manager: ocp.CheckpointManager, step: int, target: GANState) -
   expected = _shapes_by_path(flax.serialization.to_state_dict(target))
   differences = [
     f'{path}: checkpoint {stored.get(path, "missing")} vs config {expected.get(path, "missing")}'
-    for path in sorted(set(stored) | set(expected))
+    # Parameters first: they say which layer changed; optimizer slots repeat it.
+    for path in sorted(set(stored) | set(expected), key=lambda p: ('/params/' not in p, p))
     if stored.get(path) != expected.get(path)
   ]
   if differences:

@@ -166,7 +166,7 @@ def train_step(
       'd_loss_fake': terms.discriminator_fake,
       'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
       'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
-      'd_grad_norm': optax.global_norm(grads),
+      'd_grad_norm': optax.tree.norm(grads),
     }
     return _update(d, grads, discriminator_optimizer, model_state), metrics
 
@@ -195,7 +195,7 @@ def train_step(
   metrics = {
     **jax.tree.map(jnp.mean, d_metrics),
     'g_loss': g_loss,
-    'g_grad_norm': optax.global_norm(g_grads),
+    'g_grad_norm': optax.tree.norm(g_grads),
   }
   new_state = state.replace(
     step=state.step + 1,

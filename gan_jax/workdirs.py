@@ -36,23 +36,22 @@ def prepare(workdir: str, config: ml_collections.ConfigDict, data_info: DataInfo
 
 
 def read_data_info(workdir: str) -> DataInfo:
-  """The `DataInfo` a run in `workdir` trained on.
-
-  Raises:
-    CheckpointError: if `workdir` holds no run.
-  """
-  path = os.path.join(workdir, 'data.json')
-  if not os.path.exists(path):
-    raise errors.CheckpointError(f'{workdir!r} holds no training run (no data.json): train there first.')
-  with open(path, encoding='utf-8') as f:
-    fields = json.load(f)
+  """The `DataInfo` a run in `workdir` trained on; `CheckpointError` if there is no run."""
+  fields = _read_run_json(workdir, 'data.json')
   return DataInfo(fields['name'], tuple(fields['image_shape']), fields['num_examples'])
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:
-  """The resolved config a run in `workdir` was trained with."""
-  with open(os.path.join(workdir, 'config.json'), encoding='utf-8') as f:
-    return ml_collections.ConfigDict(json.load(f))
+  """The resolved config a run in `workdir` was trained with; `CheckpointError` if none."""
+  return ml_collections.ConfigDict(_read_run_json(workdir, 'config.json'))
+
+
+def _read_run_json(workdir: str, name: str):
+  path = os.path.join(workdir, name)
+  if not os.path.exists(path):
+    raise errors.CheckpointError(f'{workdir!r} holds no training run (no {name}): train there first.')
+  with open(path, encoding='utf-8') as f:
+    return json.load(f)
 
 
 def sample_path(workdir: str, step: int) -> str:

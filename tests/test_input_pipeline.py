@@ -1,0 +1,101 @@
+"""Data sources by name and the per-step batch stream."""
+
+import time
+
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from gan_jax import errors
+from gan_jax import input_pipeline
+
+
+def _data_config(name, split='train', data_dir=''):
+  return ml_collections.ConfigDict(dict(name=name, split=split, tfds_data_dir=data_dir))
+
+
+def _first_batches(source, count, **kwargs):
+  stream = input_pipeline.batches(source, seed=0, global_batch_size=16, discriminator_steps=2, **kwargs)
+  return [next(stream) for _ in range(count)]
+
+
+def test_bundled_mnist_is_real_mnist():
+  source, info = input_pipeline.get_source(_data_config('bundled_mnist'))
+  assert info.image_shape == (28, 28, 1) and info.num_examples == 5000
+  images = np.stack([source[i]['image'] for i in range(0, 5000, 50)])
+  labels = np.array([source[i]['label'] for i in range(5000)])
+  assert images.dtype == np.uint8 and images.max() == 255 and images.min() == 0
+  np.testing.assert_array_equal(np.bincount(labels), np.full(10, 500))
+  # Digits: dark background, a bright stroke in the middle.
+  assert images[:, :3].mean() < 5 and images[:, 10:18, 10:18].mean() > 60
+
+
+def test_batches_are_in_model_range_and_shaped_per_step():
+  source, _ = input_pipeline.get_source(_data_config('bundled_mnist'))
+  (batch,) = _first_batches(source, 1)
+  assert batch.shape == (2, 16, 28, 28, 1) and batch.dtype == np.float32
+  assert batch.min() == -1.0 and batch.max() == 1.0
+
+
+def test_stream_is_a_function_of_seed_and_step():
+  images = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1)
+  source = input_pipeline._ArraySource(images, np.zeros(40))
+  from_zero = _first_batches(source, 5)
+  resumed = _first_batches(source, 2, start_step=3)
+  np.testing.assert_array_equal(resumed[0], from_zero[3])
+  np.testing.assert_array_equal(resumed[1], from_zero[4])
+  # 5 steps x 2 D updates x 16 = 160 images = 4 epochs of 40, each a permutation.
+  values = np.round((np.concatenate([b.ravel() for b in from_zero]) + 1) * 127.5).astype(int)
+  epochs = values.reshape(4, 40)
+  for epoch in epochs:
+    np.testing.assert_array_equal(np.sort(epoch), np.arange(40))
+  assert not np.array_equal(epochs[0], epochs[1])  # Reshuffled every epoch.
+
+
+def test_processes_read_disjoint_shards(monkeypatch):
+  images = np.arange(64, dtype=np.uint8).reshape(64, 1, 1, 1)
+  source = input_pipeline._ArraySource(images, np.zeros(64))
+  monkeypatch.setattr(input_pipeline.jax, 'process_count', lambda: 2)
+  monkeypatch.setattr(input_pipeline.jax, 'device_count', lambda: 2)
+  shards = []
+  for index in (0, 1):
+    monkeypatch.setattr(input_pipeline.jax, 'process_index', lambda index=index: index)
+    (batch,) = _first_batches(source, 1)
+    assert batch.shape == (2, 8, 1, 1, 1)  # Half of the global batch of 16.
+    shards.append(set(np.round((batch.ravel() + 1) * 127.5).astype(int)))
+  assert not shards[0] & shards[1] and len(shards[0] | shards[1]) == 32
+
+
+def test_shard_splits_the_batch_over_local_devices():
+  batch = np.arange(2 * 16).reshape(2, 16, 1, 1, 1).astype(np.float32)
+  sharded = input_pipeline.shard(batch)
+  assert sharded.shape == (8, 2, 2, 1, 1, 1)
+  np.testing.assert_array_equal(sharded[3, 1, :, 0, 0, 0], [22, 23])
+
+
+def test_tfds_source_reads_through_data_source(monkeypatch):
+  monkeypatch.setattr(input_pipeline, '_network_reachable', lambda: True)
+  with tfds.testing.mock_data(num_examples=24):
+    source, info = input_pipeline.get_source(_data_config('mnist'))
+    assert info.image_shape == (28, 28, 1) and info.num_examples == 24
+    (batch,) = _first_batches(source, 1)
+  assert batch.shape == (2, 16, 28, 28, 1) and -1 <= batch.min() and batch.max() <= 1
+
+
+def test_tfds_offline_and_not_prepared_fails_fast_with_the_fix(monkeypatch, tmp_path):
+  monkeypatch.setattr(input_pipeline, '_network_reachable', lambda: False)
+  start = time.perf_counter()
+  with pytest.raises(errors.DataError, match=r"'mnist' is not prepared.*unreachable.*bundled_mnist"):
+    input_pipeline.get_source(_data_config('mnist', data_dir=str(tmp_path)))
+  assert time.perf_counter() - start < 10
+
+
+def test_unknown_data_set_names_the_valid_ones():
+  with pytest.raises(errors.ConfigError, match=r"Unknown data set 'no_such_set'.*bundled_mnist.*tfds.list_builders"):
+    input_pipeline.get_source(_data_config('no_such_set'))
+
+
+def test_batch_size_must_divide_by_device_count():
+  with pytest.raises(errors.ConfigError, match=r'batch_size=12 must be a positive multiple .* \(8\)'):
+    input_pipeline.per_process_batch_size(12)

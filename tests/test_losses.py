@@ -1,0 +1,83 @@
+"""Adversarial losses against closed forms (Goodfellow et al. 2014)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import errors
+from gan_jax import losses
+
+LOG2 = np.log(2.0)
+
+
+@pytest.mark.parametrize('name', sorted(losses.LOSSES))
+def test_at_chance_discriminator_loss_is_2_log_2(name):
+  # D = 1/2 everywhere (logit 0): -log(1/2) - log(1 - 1/2) = 2 log 2.
+  terms = losses.get_loss(name)(jnp.zeros(8), jnp.zeros(8))
+  np.testing.assert_allclose(terms.discriminator, 2 * LOG2, rtol=1e-6)
+  np.testing.assert_allclose(terms.discriminator_real, LOG2, rtol=1e-6)
+  np.testing.assert_allclose(terms.discriminator_fake, LOG2, rtol=1e-6)
+
+
+def test_generator_losses_at_chance():
+  zeros = jnp.zeros(4)
+  np.testing.assert_allclose(losses.minimax(zeros, zeros).generator, -LOG2, rtol=1e-6)  # log(1 - 1/2)
+  np.testing.assert_allclose(losses.non_saturating(zeros, zeros).generator, LOG2, rtol=1e-6)  # -log(1/2)
+
+
+@pytest.mark.parametrize('name', sorted(losses.LOSSES))
+def test_matches_probability_form_on_moderate_logits(name):
+  rng = np.random.default_rng(0)
+  real_logits, fake_logits = rng.normal(size=16), rng.normal(size=16)
+  d_real, d_fake = 1 / (1 + np.exp(-real_logits)), 1 / (1 + np.exp(-fake_logits))
+  expected_generator = {
+    'minimax': np.mean(np.log(1 - d_fake)),
+    'non_saturating': -np.mean(np.log(d_fake)),
+  }[name]
+  terms = losses.get_loss(name)(jnp.asarray(real_logits), jnp.asarray(fake_logits))
+  np.testing.assert_allclose(
+    terms.discriminator, -np.mean(np.log(d_real)) - np.mean(np.log(1 - d_fake)), rtol=1e-5
+  )
+  np.testing.assert_allclose(terms.generator, expected_generator, rtol=1e-5)
+
+
+@pytest.mark.parametrize('name', sorted(losses.LOSSES))
+def test_finite_at_saturated_logits(name):
+  extreme = jnp.array([-200.0, 200.0])
+  terms = losses.get_loss(name)(extreme, extreme)
+  assert all(np.isfinite(t) for t in terms)
+
+
+def _generator_gradient(loss, fake_logit):
+  return jax.grad(lambda f: loss(jnp.zeros(1), f).generator)(jnp.array([fake_logit]))[0]
+
+
+def test_minimax_generator_gradient_saturates_non_saturating_does_not():
+  # Seed 000, section 4.2: when D rejects samples (D(G(z)) -> 0, logit -> -inf),
+  # d/dl log(1 - sigmoid(l)) = -sigmoid(l) -> 0, while d/dl -log sigmoid(l) -> -1.
+  for logit in (-5.0, -10.0, -20.0):
+    np.testing.assert_allclose(
+      _generator_gradient(losses.minimax, logit), -1 / (1 + np.exp(-logit)), rtol=1e-5, atol=1e-12
+    )
+    np.testing.assert_allclose(
+      _generator_gradient(losses.non_saturating, logit), -1 / (1 + np.exp(logit)), rtol=1e-5
+    )
+  assert abs(_generator_gradient(losses.minimax, -20.0)) < 1e-8
+  assert abs(_generator_gradient(losses.non_saturating, -20.0)) > 0.99
+  # Both push the fake logit up (G wants D(G(z)) larger): negative gradients.
+  assert _generator_gradient(losses.minimax, 0.0) < 0
+  assert _generator_gradient(losses.non_saturating, 0.0) < 0
+
+
+def test_discriminator_gradient_signs():
+  loss = losses.non_saturating
+  grad_real = jax.grad(lambda r: loss(r, jnp.zeros(1)).discriminator)(jnp.zeros(1))[0]
+  grad_fake = jax.grad(lambda f: loss(jnp.zeros(1), f).discriminator)(jnp.zeros(1))[0]
+  assert grad_real < 0 < grad_fake  # D raises real logits and lowers fake ones.
+
+
+def test_unknown_loss_lists_valid_names():
+  with pytest.raises(errors.ConfigError, match='non_saturating') as info:
+    losses.get_loss('vanilla')
+  assert "'vanilla'" in str(info.value)

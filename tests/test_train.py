@@ -1,0 +1,147 @@
+"""The train step (Algorithm 1) and the training loop."""
+
+import functools
+import json
+import os
+
+import flax.jax_utils
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import gan_mnist
+from gan_jax import errors
+from gan_jax import summaries
+from gan_jax import train
+
+
+def _tiny_config(**train_overrides):
+  config = gan_mnist.get_config('tiny')
+  config.train.update(train_overrides)
+  return config
+
+
+def _pmapped_step(config, image_shape, devices):
+  parts = train.build(config, image_shape)
+  state = train.initial_state(config, parts, image_shape)
+  step = jax.pmap(
+    functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS, devices=devices
+  )
+  return state, step
+
+
+def _split(batch, num_devices):
+  """[k, B, ...] -> [devices, k, B / devices, ...]."""
+  k, b = batch.shape[:2]
+  return np.swapaxes(batch.reshape(k, num_devices, b // num_devices, *batch.shape[2:]), 0, 1)
+
+
+def test_one_and_eight_devices_compute_the_same_update():
+  assert jax.local_device_count() == 8, 'tests/conftest.py forces 8 CPU devices'
+  config = _tiny_config(discriminator_steps=2)
+  image_shape = (28, 28, 1)
+  batch = np.random.default_rng(0).uniform(-1, 1, (2, 16, *image_shape)).astype(np.float32)
+  results = []
+  for devices in (jax.local_devices()[:1], jax.local_devices()):
+    state, step = _pmapped_step(config, image_shape, devices)
+    replicated = flax.jax_utils.replicate(state, devices)
+    for _ in range(2):
+      replicated, metrics = step(replicated, _split(batch, len(devices)))
+    results.append((jax.tree.map(lambda x: np.asarray(x[0]), replicated), metrics))
+  (state_1, metrics_1), (state_8, metrics_8) = results
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), state_1, state_8)
+  for name in metrics_1:
+    np.testing.assert_allclose(metrics_1[name][0], metrics_8[name][0], rtol=2e-5, atol=1e-6)
+  # And every device of the 8 holds the same replicated state.
+  assert int(state_8.step) == 2
+
+
+def test_discriminator_learns_to_separate_toy_data():
+  # Real data is one bright image; G starts near 0. A few steps of k = 2 D
+  # updates must raise D(x) and lower D(G(z)) (G learns slowly: tiny lr).
+  config = _tiny_config(discriminator_steps=2)
+  config.optimizer.discriminator.learning_rate = 1e-3
+  config.optimizer.generator.learning_rate = 1e-6
+  image_shape = (28, 28, 1)
+  state, step = _pmapped_step(config, image_shape, jax.local_devices())
+  replicated = flax.jax_utils.replicate(state)
+  batch = _split(np.full((2, 16, *image_shape), 0.9, np.float32), 8)
+  history = []
+  for _ in range(4):
+    replicated, metrics = step(replicated, batch)
+    history.append({k: float(v[0]) for k, v in metrics.items()})
+  assert history[-1]['d_real'] > history[0]['d_real'] + 0.05
+  assert history[-1]['d_fake'] < history[0]['d_fake'] - 0.1
+  assert history[-1]['d_loss'] < history[0]['d_loss']
+
+
+def test_noise_is_per_example_and_independent_of_device_layout():
+  rng = jax.random.PRNGKey(3)
+  draw = lambda devices: np.asarray(
+    jax.pmap(
+      lambda _: train.sample_latent(rng, 8 // len(devices), 4), axis_name=train.BATCH_AXIS, devices=devices
+    )(jnp.zeros(len(devices)))
+  ).reshape(8, 4)
+  one, eight = draw(jax.local_devices()[:1]), draw(jax.local_devices())
+  np.testing.assert_array_equal(one, eight)
+  assert len(np.unique(eight[:, 0])) == 8  # Every example (so every device) draws its own.
+
+
+def _run(tmp_path, name, **train_overrides):
+  workdir = str(tmp_path / name)
+  return workdir, train.train_and_evaluate(_tiny_config(**train_overrides), workdir)
+
+
+def test_train_and_evaluate_writes_the_run_files(tmp_path):
+  workdir, state = _run(tmp_path, 'run')
+  assert int(state.step) == 6
+  records = summaries.read_metrics(workdir)
+  assert [r['step'] for r in records] == [2, 4, 6]
+  for key in ('d_loss', 'g_loss', 'd_real', 'd_fake', 'steps_per_sec'):
+    assert all(np.isfinite(r[key]) for r in records), key
+  assert 0 < records[-1]['d_real'] < 1 and 0 < records[-1]['d_fake'] < 1
+  with open(os.path.join(workdir, 'config.json')) as f:
+    assert json.load(f)['seed'] == 0
+  assert sorted(os.listdir(os.path.join(workdir, 'samples'))) == [
+    'step_0000000.png', 'step_0000003.png', 'step_0000006.png'
+  ]
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['3', '6']
+  assert any(f.startswith('events.out.tfevents') for f in os.listdir(os.path.join(workdir, 'tensorboard')))
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+  _, uninterrupted = _run(tmp_path, 'straight', num_steps=8, checkpoint_every=4)
+  workdir, _ = _run(tmp_path, 'resumed', num_steps=4, checkpoint_every=4)
+  resumed = train.train_and_evaluate(_tiny_config(num_steps=8, checkpoint_every=4), workdir)
+  assert int(resumed.step) == 8
+  jax.tree.map(np.testing.assert_array_equal, resumed, uninterrupted)
+  straight = summaries.read_metrics(str(tmp_path / 'straight'))
+  again = summaries.read_metrics(workdir)
+  assert [r['step'] for r in again] == [2, 4, 6, 8]
+  for a, b in zip(straight, again):
+    assert {k: v for k, v in a.items() if k != 'steps_per_sec'} == {
+      k: v for k, v in b.items() if k != 'steps_per_sec'
+    }
+
+
+def test_restore_rejects_a_checkpoint_of_another_config(tmp_path):
+  workdir, _ = _run(tmp_path, 'run', num_steps=3)
+  config = _tiny_config(num_steps=6)
+  config.model.generator_hidden_sizes = (32,)
+  with pytest.raises(errors.CheckpointError, match=r'generator/params/Dense_0/kernel: checkpoint \(64, 16\) vs config \(64, 32\)'):
+    train.train_and_evaluate(config, workdir)
+
+
+def test_divergence_stops_before_a_checkpoint(tmp_path):
+  config = _tiny_config()
+  config.optimizer.discriminator.learning_rate = 1e30
+  config.optimizer.generator.learning_rate = 1e30
+  with pytest.raises(errors.TrainingDivergedError, match=r'Training diverged at step 2: .*Last good checkpoint: none yet'):
+    train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not os.listdir(tmp_path / 'run' / 'checkpoints')
+
+
+def test_batch_size_must_divide_by_device_count(tmp_path):
+  with pytest.raises(errors.ConfigError, match=r'multiple of the number of devices \(8\).*batch_size=8'):
+    train.train_and_evaluate(_tiny_config(batch_size=12), str(tmp_path / 'run'))
