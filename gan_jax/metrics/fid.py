@@ -1,0 +1,141 @@
+"""Frechet distance between Gaussians fitted to features (FID).
+
+Heusel et al. 2017, "GANs trained by a two time-scale update rule converge to
+a local Nash equilibrium", Eq. 6:
+
+  d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^{1/2}).
+
+The trace of the matrix square root is computed without ever forming
+(S1 S2)^{1/2}: S1 S2 is similar to the symmetric PSD matrix
+S1^{1/2} S2 S1^{1/2}, so Tr((S1 S2)^{1/2}) is the sum of the square roots of
+the latter's eigenvalues. Unlike a general `sqrtm`, symmetric eigensolvers
+never return imaginary parts and stay exact for singular covariances (fewer
+samples than feature dimensions); tiny negative eigenvalues are rounding and
+are clipped to zero.
+
+Everything runs in float64 numpy: for close distributions the trace terms are
+large and nearly cancel, which loses every significant digit in float32 at
+d = 2048, and JAX computes in float32 unless x64 is enabled globally. The
+work is one or two d x d eigendecompositions per evaluation, so the host CPU
+is the right place for it.
+"""
+
+import numpy as np
+
+
+def _check_statistics(mu, sigma, name):
+  if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+    raise ValueError(
+      f'{name}: mu must be [d] and sigma [d, d]; got {mu.shape} and {sigma.shape}. '
+      'Compute them with feature_statistics(features).'
+    )
+
+
+def _psd_sqrt(matrix):
+  """Symmetric square root of a symmetric PSD matrix [d, d]."""
+  eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2)
+  return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2):
+  """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
+
+  Heusel et al. 2017, Eq. 6 (see the module docstring for the method).
+
+  Args:
+    mu1: [d] mean of the first Gaussian.
+    sigma1: [d, d] covariance of the first Gaussian (PSD, may be singular).
+    mu2: [d] mean of the second Gaussian.
+    sigma2: [d, d] covariance of the second Gaussian.
+
+  Returns:
+    The distance as a Python float, >= 0.
+  """
+  mu1, sigma1, mu2, sigma2 = (np.asarray(a, dtype=np.float64) for a in (mu1, sigma1, mu2, sigma2))
+  _check_statistics(mu1, sigma1, 'first Gaussian')
+  _check_statistics(mu2, sigma2, 'second Gaussian')
+  if mu1.shape != mu2.shape:
+    raise ValueError(
+      f'the Gaussians have different dimensions: {mu1.shape[0]} and {mu2.shape[0]}; '
+      'use features from the same network layer for both.'
+    )
+  sqrt_sigma1 = _psd_sqrt(sigma1)
+  similar_to_product = sqrt_sigma1 @ sigma2 @ sqrt_sigma1
+  eigenvalues = np.linalg.eigvalsh((similar_to_product + similar_to_product.T) / 2)
+  trace_sqrt_product = np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None)))
+  distance = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product
+  # A squared distance: anything below zero is rounding of equal statistics.
+  return float(max(distance, 0.0))
+
+
+def feature_statistics(features):
+  """Mean and covariance of features, as FID compares them.
+
+  Args:
+    features: [N, d] activations (e.g. Inception pool3, d = 2048), N >= 2.
+
+  Returns:
+    (mu [d], sigma [d, d]) float64 numpy arrays; sigma is the unbiased
+    (N - 1) sample covariance.
+  """
+  features = np.asarray(features, dtype=np.float64)
+  if features.ndim != 2 or features.shape[0] < 2:
+    raise ValueError(
+      f'features must be [N, d] with N >= 2; got shape {features.shape}. '
+      'Flatten activations to one vector per sample.'
+    )
+  # atleast_2d: np.cov returns a 0-d array for one feature.
+  return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))
+
+
+def fid_from_features(real, fake):
+  """FID between two sets of features.
+
+  Args:
+    real: [N_real, d] features of real data.
+    fake: [N_fake, d] features of generated data (same network layer).
+
+  Returns:
+    frechet_distance of the two sets' feature_statistics, a Python float.
+  """
+  if np.ndim(real) != 2 or np.ndim(fake) != 2 or np.shape(real)[1] != np.shape(fake)[1]:
+    raise ValueError(
+      f'real and fake must be [N, d] with the same d; got {np.shape(real)} and '
+      f'{np.shape(fake)}. Use features from the same network layer for both.'
+    )
+  return frechet_distance(*feature_statistics(real), *feature_statistics(fake))
+
+
+def save_statistics(path, mu, sigma):
+  """Writes reference statistics to an .npz file, to skip recomputing them.
+
+  Args:
+    path: file path; written exactly as given (no '.npz' is appended).
+    mu: [d] feature mean.
+    sigma: [d, d] feature covariance.
+  """
+  mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+  _check_statistics(mu, sigma, 'statistics to save')
+  with open(path, 'wb') as f:
+    np.savez(f, mu=mu, sigma=sigma)
+
+
+def load_statistics(path):
+  """Reads statistics written by `save_statistics`.
+
+  Args:
+    path: an .npz file with arrays 'mu' [d] and 'sigma' [d, d].
+
+  Returns:
+    (mu, sigma) as float64 numpy arrays.
+  """
+  with np.load(path) as data:
+    missing = {'mu', 'sigma'} - set(data.files)
+    if missing:
+      raise ValueError(
+        f'{path} lacks {sorted(missing)} (has {sorted(data.files)}); '
+        'write reference statistics with save_statistics(path, mu, sigma).'
+      )
+    mu, sigma = data['mu'].astype(np.float64), data['sigma'].astype(np.float64)
+  _check_statistics(mu, sigma, str(path))
+  return mu, sigma

@@ -1,0 +1,374 @@
+"""Tests of gan_jax.metrics against closed forms and independent references.
+
+Each reference is written here from the definition (numpy loops, scipy,
+sklearn), never by calling the code under test.
+"""
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.spatial.distance
+import scipy.special
+import scipy.stats
+from sklearn.model_selection import LeaveOneOut, cross_val_predict
+from sklearn.neighbors import KNeighborsClassifier
+
+from gan_jax.metrics import distances
+from gan_jax.metrics import fid
+from gan_jax.metrics import inception_score
+from gan_jax.metrics import kid
+from gan_jax.metrics import mmd
+from gan_jax.metrics import nearest_neighbor
+from gan_jax.metrics import parzen
+from gan_jax.metrics import precision_recall
+
+
+def normal_sample(seed, shape, shift=0.0):
+  return np.random.default_rng(seed).normal(size=shape) + shift
+
+
+def random_covariance(seed, dim):
+  factor = np.random.default_rng(seed).normal(size=(dim, dim))
+  return factor @ factor.T / dim + 0.1 * np.eye(dim)
+
+
+# FID.
+
+
+def test_fid_of_identical_statistics_is_zero():
+  mu, sigma = normal_sample(0, (16,)), random_covariance(1, 16)
+  assert fid.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize('num_zero_variances', [0, 3])
+def test_fid_of_diagonal_gaussians_matches_closed_form(num_zero_variances):
+  # For commuting (diagonal) covariances (S1 S2)^{1/2} = diag(sqrt(a b)), so
+  # d^2 = ||mu1 - mu2||^2 + sum (sqrt(a) - sqrt(b))^2; zero variances make
+  # both covariances singular.
+  rng = np.random.default_rng(2)
+  mu1, mu2 = rng.normal(size=8), rng.normal(size=8)
+  variances1, variances2 = rng.uniform(0.1, 3.0, size=(2, 8))
+  variances1[:num_zero_variances] = 0.0
+  expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(variances1) - np.sqrt(variances2)) ** 2)
+  actual = fid.frechet_distance(mu1, np.diag(variances1), mu2, np.diag(variances2))
+  assert actual == pytest.approx(expected, rel=1e-10)
+
+
+def test_fid_matches_sqrtm_on_full_rank_covariances():
+  mu1, mu2 = normal_sample(3, (12,)), normal_sample(4, (12,))
+  sigma1, sigma2 = random_covariance(5, 12), random_covariance(6, 12)
+  trace_sqrt = np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2)).real
+  expected = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt
+  assert fid.frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-8)
+
+
+def test_fid_is_real_and_nonnegative_with_fewer_samples_than_dimensions():
+  real, fake = normal_sample(7, (10, 64)), normal_sample(8, (12, 64))
+  distance = fid.fid_from_features(real, fake)
+  assert isinstance(distance, float) and np.isfinite(distance) and distance > 0
+  assert fid.fid_from_features(fake, real) == pytest.approx(distance, rel=1e-8)
+  assert fid.fid_from_features(real, real) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_fid_from_features_uses_mean_and_unbiased_covariance():
+  real, fake = normal_sample(9, (50, 4)), normal_sample(10, (40, 4), shift=0.5)
+  expected = fid.frechet_distance(
+    real.mean(0), np.cov(real.T, ddof=1), fake.mean(0), np.cov(fake.T, ddof=1)
+  )
+  assert fid.fid_from_features(real, fake) == pytest.approx(expected, rel=1e-12)
+
+
+def test_fid_statistics_round_trip_through_npz(tmp_path):
+  mu, sigma = fid.feature_statistics(normal_sample(11, (30, 5)))
+  path = tmp_path / 'reference_statistics'  # no suffix: must be written exactly here
+  fid.save_statistics(path, mu, sigma)
+  loaded_mu, loaded_sigma = fid.load_statistics(path)
+  np.testing.assert_array_equal(loaded_mu, mu)
+  np.testing.assert_array_equal(loaded_sigma, sigma)
+
+
+def test_fid_load_statistics_rejects_foreign_npz(tmp_path):
+  path = tmp_path / 'other.npz'
+  np.savez(path, mean=np.zeros(3))
+  with pytest.raises(ValueError, match='save_statistics'):
+    fid.load_statistics(path)
+
+
+# Inception Score.
+
+
+def test_inception_score_is_one_for_identical_predictions():
+  probs = np.tile(np.random.default_rng(12).dirichlet(np.ones(7)), (40, 1))
+  mean, std = inception_score.inception_score(probs, splits=4)
+  assert mean == pytest.approx(1.0, abs=1e-12) and std == pytest.approx(0.0, abs=1e-12)
+
+
+def test_inception_score_is_num_classes_for_equiprobable_one_hot_predictions():
+  num_classes = 10
+  # 60 rows cycling through the classes: each of the 2 splits holds every
+  # class 3 times, so p(y) is uniform and p(y|x) one-hot (zeros: no NaN).
+  probs = np.tile(np.eye(num_classes), (6, 1))
+  mean, std = inception_score.inception_score(probs, splits=2)
+  assert mean == pytest.approx(num_classes, rel=1e-12) and std == pytest.approx(0.0, abs=1e-9)
+
+
+def test_inception_score_matches_entropy_decomposition():
+  # exp(E KL(p(y|x) || p(y))) = exp(H(p(y)) - E H(p(y|x))), per split.
+  probs = np.random.default_rng(13).dirichlet(0.3 * np.ones(5), size=90)
+  scores = [
+    np.exp(scipy.stats.entropy(chunk.mean(0)) - np.mean(scipy.stats.entropy(chunk, axis=1)))
+    for chunk in np.split(probs, 3)
+  ]
+  mean, std = inception_score.inception_score(probs, splits=3)
+  assert mean == pytest.approx(np.mean(scores), rel=1e-10)
+  assert std == pytest.approx(np.std(scores), rel=1e-8)
+
+
+# KID and MMD.
+
+
+def reference_mmd2(x, y, kernel, unbiased):
+  """MMD^2 by explicit double loops over pairs (Gretton et al. 2012)."""
+
+  def mean_kernel(a, b, skip_diagonal):
+    values = [
+      kernel(a[i], b[j])
+      for i in range(len(a))
+      for j in range(len(b))
+      if not (skip_diagonal and i == j)
+    ]
+    return np.mean(values)
+
+  return mean_kernel(x, x, unbiased) + mean_kernel(y, y, unbiased) - 2 * mean_kernel(x, y, False)
+
+
+def cubic_kernel(dim):
+  return lambda a, b: (a @ b / dim + 1.0) ** 3
+
+
+def test_kid_with_whole_sets_as_subsets_equals_unbiased_polynomial_mmd():
+  real, fake = normal_sample(14, (20, 6)), normal_sample(15, (20, 6), shift=0.3)
+  expected = reference_mmd2(real, fake, cubic_kernel(6), unbiased=True)
+  # subset_size is clipped to 20: each subset is a permutation of a whole set.
+  mean, std = kid.kernel_inception_distance(real, fake, num_subsets=3, subset_size=1000)
+  assert mean == pytest.approx(expected, rel=1e-4)
+  assert std == pytest.approx(0.0, abs=1e-4 * abs(expected))
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_a_shift():
+  real = normal_sample(16, (400, 8))
+  same_mean, _ = kid.kernel_inception_distance(
+    real, normal_sample(17, (400, 8)), num_subsets=20, subset_size=200
+  )
+  shifted_mean, shifted_std = kid.kernel_inception_distance(
+    real, normal_sample(18, (400, 8), shift=1.0), num_subsets=20, subset_size=200
+  )
+  assert abs(same_mean) < 0.05
+  assert shifted_mean > 1.0 and shifted_mean > 5 * shifted_std
+
+
+@pytest.mark.parametrize('unbiased', [True, False])
+@pytest.mark.parametrize('kernel', ['gaussian', 'polynomial'])
+def test_mmd2_matches_double_loop(kernel, unbiased):
+  x, y = normal_sample(19, (12, 3)), normal_sample(20, (9, 3), shift=0.5)
+  bandwidth = 1.7 if kernel == 'gaussian' else 2.5
+  kernel_function = {
+    'gaussian': lambda a, b: np.exp(-np.sum((a - b) ** 2) / (2 * bandwidth**2)),
+    'polynomial': lambda a, b: (a @ b / bandwidth + 1.0) ** 3,
+  }[kernel]
+  expected = reference_mmd2(x, y, kernel_function, unbiased)
+  actual = mmd.mmd2(x, y, kernel=kernel, bandwidth=bandwidth, unbiased=unbiased)
+  assert actual == pytest.approx(expected, rel=1e-4)
+
+
+def test_mmd2_default_gaussian_bandwidth_is_median_pairwise_distance():
+  x, y = normal_sample(21, (15, 4)), normal_sample(22, (11, 4), shift=1.0)
+  median = np.median(scipy.spatial.distance.pdist(np.concatenate([x, y])))
+  assert float(mmd.median_pairwise_distance(x, y)) == pytest.approx(median, rel=1e-5)
+  assert mmd.mmd2(x, y) == pytest.approx(mmd.mmd2(x, y, bandwidth=median), rel=1e-5)
+
+
+def test_unbiased_mmd2_is_near_zero_for_one_distribution_and_positive_for_a_shift():
+  x = normal_sample(23, (300, 5))
+  same = mmd.mmd2(x, normal_sample(24, (300, 5)))
+  shifted = mmd.mmd2(x, normal_sample(25, (300, 5), shift=1.0))
+  assert abs(same) < 0.01
+  assert shifted > 0.1
+
+
+def test_mmd2_unknown_kernel_lists_valid_names():
+  with pytest.raises(ValueError, match='gaussian, polynomial'):
+    mmd.mmd2(np.zeros((3, 2)), np.ones((3, 2)), kernel='laplacian')
+
+
+# Nearest neighbours.
+
+
+def test_one_nn_accuracy_is_one_half_for_one_distribution():
+  overall, on_real, on_fake = nearest_neighbor.one_nn_accuracy(
+    normal_sample(26, (300, 5)), normal_sample(27, (300, 5))
+  )
+  assert overall == pytest.approx(0.5, abs=0.06)
+  assert on_real == pytest.approx(0.5, abs=0.1) and on_fake == pytest.approx(0.5, abs=0.1)
+
+
+def test_one_nn_accuracy_is_one_for_separated_sets():
+  accuracies = nearest_neighbor.one_nn_accuracy(
+    normal_sample(28, (50, 5)), normal_sample(29, (60, 5), shift=20.0)
+  )
+  assert accuracies == (1.0, 1.0, 1.0)
+
+
+def test_one_nn_accuracy_is_zero_for_copied_samples():
+  # Each point's nearest other point is its copy of the other label: exact
+  # duplicates must count as neighbours (self is excluded by index).
+  real = normal_sample(30, (40, 3))
+  assert nearest_neighbor.one_nn_accuracy(real, real.copy()) == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize('block_size', [7, 256])
+def test_one_nn_accuracy_matches_sklearn_leave_one_out(block_size):
+  real, fake = normal_sample(31, (30, 3)), normal_sample(32, (25, 3), shift=0.7)
+  pooled = np.concatenate([real, fake])
+  labels = np.r_[np.ones(30), np.zeros(25)]
+  predicted = cross_val_predict(
+    KNeighborsClassifier(n_neighbors=1), pooled, labels, cv=LeaveOneOut()
+  )
+  correct = predicted == labels
+  expected = (correct.mean(), correct[:30].mean(), correct[30:].mean())
+  actual = nearest_neighbor.one_nn_accuracy(real, fake, block_size=block_size)
+  np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-12)
+
+
+# Parzen window.
+
+
+def reference_parzen_log_density(samples, points, sigma):
+  squared = scipy.spatial.distance.cdist(points, samples, 'sqeuclidean')
+  dim = samples.shape[1]
+  return (
+    scipy.special.logsumexp(-squared / (2 * sigma**2), axis=1)
+    - np.log(len(samples))
+    - dim / 2 * np.log(2 * np.pi * sigma**2)
+  )
+
+
+@pytest.mark.parametrize('batch_size', [1, 4, 7, 23, 1000])
+def test_parzen_matches_logsumexp_for_any_block_size(batch_size):
+  samples, test = normal_sample(33, (23, 3)), normal_sample(34, (17, 3), shift=0.5)
+  expected = reference_parzen_log_density(samples, test, 0.6)
+  np.testing.assert_allclose(
+    parzen.parzen_log_density(samples, test, 0.6, batch_size=batch_size), expected, rtol=1e-5
+  )
+  mean, standard_error = parzen.parzen_log_likelihood(samples, test, 0.6, batch_size=batch_size)
+  assert mean == pytest.approx(expected.mean(), rel=1e-5)
+  assert standard_error == pytest.approx(expected.std(ddof=1) / np.sqrt(17), rel=1e-4)
+
+
+@pytest.mark.parametrize('dim', [1, 2])
+def test_parzen_of_a_large_gaussian_sample_approaches_the_analytic_density(dim):
+  # With many samples the KDE of N(0, I) tends to N(0, (1 + sigma^2) I).
+  # sigma = 0.5 keeps the estimate's relative noise near 1% at these points.
+  sigma = 0.5
+  samples = normal_sample(35, (40_000, dim))
+  points = np.random.default_rng(36).uniform(-1.0, 1.0, size=(50, dim))
+  analytic = scipy.stats.multivariate_normal(np.zeros(dim), (1 + sigma**2) * np.eye(dim))
+  np.testing.assert_allclose(
+    parzen.parzen_log_density(samples, points, sigma), analytic.logpdf(points), atol=0.04
+  )
+
+
+@pytest.mark.parametrize('scale', [1.0, 100.0])
+def test_select_bandwidth_picks_the_right_order_of_magnitude(scale):
+  samples, validation = normal_sample(37, (2000, 1)), normal_sample(38, (500, 1))
+  sigmas = scale * np.array([0.003, 0.03, 0.3, 3.0])
+  best, log_likelihoods = parzen.select_bandwidth(scale * samples, scale * validation, sigmas)
+  assert best == pytest.approx(0.3 * scale)
+  assert log_likelihoods.shape == (4,) and np.argmax(log_likelihoods) == 2
+
+
+# Precision, recall, density and coverage.
+
+
+def test_precision_recall_density_coverage_of_identical_sets():
+  real = normal_sample(39, (200, 4))
+  assert precision_recall.precision_recall(real, real) == (1.0, 1.0)
+  density, coverage = precision_recall.density_coverage(real, real, k=5)
+  # Every real ball holds its own copy and its 5 neighbours: density = 6/5.
+  assert density == pytest.approx(6 / 5, abs=0.01) and coverage == 1.0
+
+
+def test_precision_recall_density_coverage_of_far_apart_sets():
+  real, fake = normal_sample(40, (100, 4)), normal_sample(41, (120, 4), shift=100.0)
+  assert precision_recall.precision_recall(real, fake) == (0.0, 0.0)
+  assert precision_recall.density_coverage(real, fake) == (0.0, 0.0)
+
+
+def test_density_and_coverage_for_one_distribution_match_their_expectations():
+  num_points, k = 1000, 5
+  density, coverage = precision_recall.density_coverage(
+    normal_sample(42, (num_points, 3)), normal_sample(43, (num_points, 3)), k=k
+  )
+  expected_coverage = 1 - np.prod(
+    [(num_points - i) / (2 * num_points - i) for i in range(1, k + 1)]
+  )
+  assert density == pytest.approx(1.0, abs=0.1)
+  assert coverage == pytest.approx(expected_coverage, abs=0.03)
+
+
+def test_precision_recall_density_coverage_match_brute_force():
+  real, fake = normal_sample(44, (40, 3)), normal_sample(45, (35, 3), shift=0.8)
+  k = 3
+
+  def radii(points):  # column 0 of each sorted row is the point itself
+    return np.sort(scipy.spatial.distance.cdist(points, points), axis=1)[:, k]
+
+  fake_to_real = scipy.spatial.distance.cdist(fake, real)
+  inside_real_balls = fake_to_real <= radii(real)[None, :]
+  inside_fake_balls = fake_to_real.T <= radii(fake)[None, :]
+  expected = (
+    inside_real_balls.any(1).mean(),
+    inside_fake_balls.any(1).mean(),
+    inside_real_balls.sum() / (k * len(fake)),
+    inside_real_balls.any(0).mean(),
+  )
+  actual = (
+    *precision_recall.precision_recall(real, fake, k=k, block_size=7),
+    *precision_recall.density_coverage(real, fake, k=k, block_size=7),
+  )
+  np.testing.assert_allclose(actual, expected, rtol=1e-12)
+
+
+def test_kth_neighbor_squared_distances_match_sorted_distances():
+  points = normal_sample(46, (30, 4))
+  expected = np.sort(scipy.spatial.distance.cdist(points, points, 'sqeuclidean'), axis=1)[:, 2]
+  np.testing.assert_allclose(
+    distances.kth_neighbor_squared_distances(points, 2, block_size=8), expected, rtol=1e-5
+  )
+
+
+# Argument checks.
+
+
+@pytest.mark.parametrize(
+  'call, message',
+  [
+    (lambda: fid.fid_from_features(np.zeros((5, 3)), np.zeros((5, 4))), 'same d'),
+    (
+      lambda: fid.frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2)),
+      'different dimensions',
+    ),
+    (lambda: inception_score.inception_score(np.full((4, 2), 0.5), splits=5), 'splits=5'),
+    (lambda: inception_score.inception_score(np.array([[2.0, -1.0]]), splits=1), 'softmax'),
+    (lambda: kid.kernel_inception_distance(np.zeros((5, 3)), np.zeros((5, 2))), 'same d'),
+    (lambda: mmd.mmd2(np.zeros((5, 3)), np.zeros((5, 2))), 'same d'),
+    (lambda: nearest_neighbor.one_nn_accuracy(np.zeros((5, 3)), np.zeros((5, 2))), 'same d'),
+    (lambda: parzen.parzen_log_likelihood(np.zeros((5, 3)), np.zeros((5, 2)), 1.0), 'same d'),
+    (lambda: parzen.parzen_log_density(np.zeros((5, 3)), np.zeros((5, 3)), 0.0), 'sigma'),
+    (lambda: precision_recall.precision_recall(np.zeros((3, 2)), np.zeros((9, 2))), 'k=3'),
+    (lambda: precision_recall.density_coverage(np.zeros((9, 2)), np.zeros((9, 3))), 'same d'),
+  ],
+)
+def test_invalid_arguments_raise_value_errors_that_name_the_problem(call, message):
+  with pytest.raises(ValueError, match=message):
+    call()
