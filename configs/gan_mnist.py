@@ -14,6 +14,7 @@ or --config.loss.name=minimax (the saturating form of Eq. 1).
 
 import ml_collections
 
+from gan_jax import input_pipeline
 from gan_jax import optimizers
 
 
@@ -22,10 +23,8 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
 
-  config.data = ml_collections.ConfigDict()
-  config.data.name = 'bundled_mnist'  # Or any TFDS image set: 'mnist', 'fashion_mnist', ...
-  config.data.split = 'train'  # TFDS split; the bundled sets have one split.
-  config.data.tfds_data_dir = ''  # '' = TFDS_DATA_DIR or ~/tensorflow_datasets.
+  # 'bundled_mnist', or any TFDS image set: 'mnist', 'fashion_mnist', ...
+  config.data = input_pipeline.data_config(name='bundled_mnist')
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'mlp'

@@ -2,7 +2,7 @@
 
 import time
 
-import ml_collections
+import grain
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -11,8 +11,12 @@ from gan_jax import errors
 from gan_jax import input_pipeline
 
 
-def _data_config(name, split='train', data_dir=''):
-  return ml_collections.ConfigDict(dict(name=name, split=split, tfds_data_dir=data_dir))
+def _data_config(name, **fields):
+  return input_pipeline.data_config(name=name, **fields)
+
+
+def _array_dataset(images):
+  return grain.MapDataset.source(input_pipeline._ArraySource(images, np.zeros(len(images))))
 
 
 def _first_batches(source, count, **kwargs):
@@ -40,7 +44,7 @@ def test_batches_are_in_model_range_and_shaped_per_step():
 
 def test_stream_is_a_function_of_seed_and_step():
   images = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1)
-  source = input_pipeline._ArraySource(images, np.zeros(40))
+  source = _array_dataset(images)
   from_zero = _first_batches(source, 5)
   resumed = _first_batches(source, 2, start_step=3)
   np.testing.assert_array_equal(resumed[0], from_zero[3])
@@ -55,7 +59,7 @@ def test_stream_is_a_function_of_seed_and_step():
 
 def test_processes_read_disjoint_shards(monkeypatch):
   images = np.arange(64, dtype=np.uint8).reshape(64, 1, 1, 1)
-  source = input_pipeline._ArraySource(images, np.zeros(64))
+  source = _array_dataset(images)
   monkeypatch.setattr(input_pipeline.jax, 'process_count', lambda: 2)
   monkeypatch.setattr(input_pipeline.jax, 'device_count', lambda: 2)
   shards = []
@@ -87,7 +91,7 @@ def test_tfds_offline_and_not_prepared_fails_fast_with_the_fix(monkeypatch, tmp_
   monkeypatch.setattr(input_pipeline, '_network_reachable', lambda: False)
   start = time.perf_counter()
   with pytest.raises(errors.DataError, match=r"'mnist' is not prepared.*unreachable.*bundled_mnist"):
-    input_pipeline.get_source(_data_config('mnist', data_dir=str(tmp_path)))
+    input_pipeline.get_source(_data_config('mnist', tfds_data_dir=str(tmp_path)))
   assert time.perf_counter() - start < 10
 
 
@@ -99,3 +103,65 @@ def test_unknown_data_set_names_the_valid_ones():
 def test_batch_size_must_divide_by_device_count():
   with pytest.raises(errors.ConfigError, match=r'batch_size=12 must be a positive multiple .* \(8\)'):
     input_pipeline.per_process_batch_size(12)
+
+
+def test_bundled_faces_are_the_lfw_faces_resized():
+  dataset, info = input_pipeline.get_source(_data_config('bundled_faces', image_size=64))
+  assert info.image_shape == (64, 64, 3) and info.num_examples == 100
+  face = dataset[7]['image']
+  assert face.dtype == np.uint8
+  np.testing.assert_array_equal(face[..., 0], face[..., 2])  # Grey, repeated to RGB.
+  import skimage.data
+
+  original = np.rint(skimage.data.lfw_subset()[7] * 255)
+  # Same picture: the mean brightness survives the bicubic upscaling.
+  assert abs(face.mean() - original.mean()) < 3
+
+
+def test_centre_crop_and_resize():
+  image = np.zeros((4, 6, 1), np.uint8)
+  image[:, 1:5] = 200  # The centred 4x4 square; the side columns are cut off.
+  np.testing.assert_array_equal(input_pipeline.centre_crop_and_resize(image, 4), image[:, 1:5])
+  resized = input_pipeline.centre_crop_and_resize(image, 8)
+  assert resized.shape == (8, 8, 1) and (resized == 200).all()
+  cropped = input_pipeline.centre_crop_and_resize(np.arange(36, dtype=np.uint8).reshape(6, 6, 1), 2, crop_size=2)
+  np.testing.assert_array_equal(cropped[..., 0], [[14, 15], [20, 21]])
+  with pytest.raises(errors.ConfigError, match='crop_size=9 is larger'):
+    input_pipeline.centre_crop_and_resize(image, 4, crop_size=9)
+
+
+def _write_images(folder):
+  from PIL import Image
+
+  rng = np.random.default_rng(0)
+  (folder / 'person_a').mkdir(parents=True)
+  Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(folder / 'person_a' / 'rgb.jpg')
+  Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8), 'L').save(folder / 'grey.png')
+  Image.fromarray(rng.integers(0, 256, (25, 50, 4), dtype=np.uint8), 'RGBA').save(folder / 'alpha.PNG')
+  Image.fromarray(rng.integers(0, 256, (33, 33), dtype=np.uint8), 'L').convert('P').save(folder / 'palette.gif')
+  (folder / 'corrupt.jpg').write_bytes(b'not an image at all')
+  (folder / 'notes.txt').write_text('not an image file either')
+
+
+def test_folder_of_mixed_images(tmp_path, caplog):
+  _write_images(tmp_path)
+  dataset, info = input_pipeline.get_source(_data_config('folder', path=str(tmp_path), image_size=16))
+  assert info.num_examples == 4 and info.image_shape == (16, 16, 3)
+  for i in range(4):
+    assert dataset[i]['image'].shape == (16, 16, 3) and dataset[i]['image'].dtype == np.uint8
+  assert 'Skipped 1 of 5 image files' in caplog.text
+
+
+@pytest.mark.parametrize(
+  'make, message',
+  [
+    (lambda root: None, 'is not a directory'),
+    (lambda root: root.mkdir(), 'No image files'),
+    (lambda root: (root.mkdir(), (root / 'bad.png').write_bytes(b'xx')), 'None of the 1 image files'),
+  ],
+)
+def test_folder_errors(tmp_path, make, message):
+  root = tmp_path / 'faces'
+  make(root)
+  with pytest.raises(errors.DataError, match=message):
+    input_pipeline.get_source(_data_config('folder', path=str(root), image_size=16))
