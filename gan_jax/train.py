@@ -205,6 +205,23 @@ def train_step(
   return new_state, lax.pmean(metrics, BATCH_AXIS)
 
 
+def _device_sharding() -> jax.sharding.NamedSharding:
+  """How pmap lays out its per-device outputs: split over the local devices on BATCH_AXIS."""
+  mesh = jax.sharding.Mesh(np.array(jax.local_devices()), (BATCH_AXIS,))
+  return jax.NamedSharding(mesh, jax.P(BATCH_AXIS))
+
+
+def replicate(tree):
+  """A copy of `tree` on every local device, with a leading device axis.
+
+  Laid out exactly as the step's outputs are (`flax.jax_utils.replicate` names
+  its mesh axis differently), so that the first and later steps hit the same
+  compiled program instead of compiling it twice.
+  """
+  num_devices = jax.local_device_count()
+  return jax.device_put(jax.tree.map(lambda x: np.stack([np.asarray(x)] * num_devices), tree), _device_sharding())
+
+
 def generate(generator: nn.Module, generator_state: PlayerState, z: jax.Array) -> jax.Array:
   """G's samples in evaluation mode (running batch statistics): [N, H, W, C]."""
   return generator.apply(generator_state.variables(), z, train=False)
@@ -347,12 +364,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
     start_step=start_step,
   )
   device_batches = flax.jax_utils.prefetch_to_device(
-    map(input_pipeline.shard, real_batches), size=2
+    map(input_pipeline.shard, real_batches), size=2, axis_name=BATCH_AXIS
   )
   if start_step == 0:
     write_samples(0, state.generator)
 
-  replicated = flax.jax_utils.replicate(state)
+  replicated = replicate(state)
   progress = _Progress(start_step, num_steps)
   pending_metrics: list[Metrics] = []
   last_checkpoint = start_step if start_step else None

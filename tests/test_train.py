@@ -145,3 +145,16 @@ def test_divergence_stops_before_a_checkpoint(tmp_path):
 def test_batch_size_must_divide_by_device_count(tmp_path):
   with pytest.raises(errors.ConfigError, match=r'multiple of the number of devices \(8\).*batch_size=8'):
     train.train_and_evaluate(_tiny_config(batch_size=12), str(tmp_path / 'run'))
+
+
+def test_step_is_traced_once_for_a_whole_run(tmp_path, monkeypatch):
+  traces = []
+  original = train.train_step
+
+  def counting_step(*args, **kwargs):
+    traces.append(1)  # Runs only while JAX traces the step.
+    return original(*args, **kwargs)
+
+  monkeypatch.setattr(train, 'train_step', counting_step)
+  _run(tmp_path, 'run', num_steps=7)
+  assert len(traces) == 1
