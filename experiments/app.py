@@ -42,7 +42,9 @@ def run(main: Callable[[list[str]], None]) -> None:
     except errors.GanJaxError as e:
       if _TRACEBACK.value:
         raise
-      print(f'Error: {e}', file=sys.stderr)
+      # An interruption is the user's own request, not an error.
+      prefix = '' if isinstance(e, errors.Interrupted) else 'Error: '
+      print(f'{prefix}{e}', file=sys.stderr)
       sys.exit(getattr(e, 'exit_code', 1))
 
   app.run(main_with_clean_errors)

@@ -1,8 +1,10 @@
 """The absl apps end to end, as a user runs them (subprocesses)."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -52,3 +54,25 @@ def test_sample_without_a_run_says_so(tmp_path):
   result = _run('experiments.sample', f'--workdir={tmp_path}')
   assert result.returncode == 1
   assert 'holds no training run' in result.stderr and 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('signal_number', [signal.SIGTERM, signal.SIGINT])
+def test_signal_saves_a_checkpoint_at_the_current_step(tmp_path, signal_number):
+  workdir = tmp_path / 'run'
+  process = subprocess.Popen(
+    [sys.executable, '-m', 'experiments.train', TINY, f'--workdir={workdir}',
+     '--config.train.num_steps=100000', '--config.train.checkpoint_every=100000'],
+    cwd=REPO, stderr=subprocess.PIPE, text=True,
+  )
+  deadline = time.time() + 120
+  while not (workdir / 'metrics.jsonl').exists() or not (workdir / 'metrics.jsonl').read_text():
+    assert time.time() < deadline and process.poll() is None, 'training did not start'
+    time.sleep(0.2)
+  process.send_signal(signal_number)
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 128 + signal_number
+  name = signal.Signals(signal_number).name
+  assert f'\n{name} at step ' in stderr and 'run the same command to resume' in stderr
+  step = int(stderr.split(f'{name} at step ')[1].split(':')[0])
+  assert 2 <= step < 100000
+  assert os.listdir(workdir / 'checkpoints') == [str(step)]
