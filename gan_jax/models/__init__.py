@@ -13,6 +13,7 @@ import flax.linen as nn
 import ml_collections
 
 from gan_jax import errors
+from gan_jax.models import dcgan
 from gan_jax.models import mlp
 
 ModelPair = tuple[nn.Module, nn.Module]
@@ -20,20 +21,41 @@ ModelPair = tuple[nn.Module, nn.Module]
 
 def _mlp(config: ml_collections.ConfigDict, image_shape, batch_axis_name) -> ModelPair:
   del batch_axis_name  # No batch statistics to synchronize.
-  generator = mlp.Generator(image_shape=tuple(image_shape), hidden_sizes=tuple(config.generator_hidden_sizes))
+  generator = mlp.Generator(
+    image_shape=tuple(image_shape), hidden_sizes=tuple(config.generator_hidden_sizes)
+  )
   discriminator = mlp.Discriminator(
     hidden_sizes=tuple(config.discriminator_hidden_sizes), dropout_rate=config.discriminator_dropout
   )
   return generator, discriminator
 
 
+def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name) -> ModelPair:
+  height, width, channels = image_shape
+  if height != width or height not in dcgan.IMAGE_SIZES:
+    raise errors.ConfigError(
+      f'DCGAN makes square images of side {", ".join(map(str, dcgan.IMAGE_SIZES))}, but the data '
+      f'has shape {tuple(image_shape)}; set --config.data.image_size to one of those sides.'
+    )
+  shared = dict(
+    image_size=height,
+    channels=channels,
+    base_width=config.base_width,
+    batch_axis_name=batch_axis_name,
+  )
+  return dcgan.Generator(**shared), dcgan.Discriminator(**shared)
+
+
 MODELS: dict[str, Callable[..., ModelPair]] = {
+  'dcgan': _dcgan,
   'mlp': _mlp,
 }
 
 
 def get_models(
-  config: ml_collections.ConfigDict, image_shape: tuple[int, int, int], batch_axis_name: Optional[str] = None
+  config: ml_collections.ConfigDict,
+  image_shape: tuple[int, int, int],
+  batch_axis_name: Optional[str] = None,
 ) -> ModelPair:
   """The (Generator, Discriminator) of the family `config.name`.
 

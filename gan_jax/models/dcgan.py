@@ -1,0 +1,148 @@
+"""DCGAN generator and discriminator (Radford et al. 2015, arXiv:1511.06434).
+
+At the defaults (64x64 RGB, base width 64) these are the networks of the
+PyTorch reference implementation (pytorch/examples `dcgan`):
+  G: z -> ConvT 4x4 VALID -> 512 @ 4x4, then 4x4 stride-2 ConvT (PyTorch
+     padding 1) to 256 @ 8x8, 128 @ 16x16, 64 @ 32x32, 3 @ 64x64; BatchNorm
+     and ReLU after every layer but the last, tanh output.
+  D: 4x4 stride-2 Conv (padding 1) 3 -> 64 -> 128 -> 256 -> 512 down to 4x4,
+     BatchNorm after all but the first, LeakyReLU(0.2) after each; a 4x4 VALID
+     Conv to one logit (the reference's sigmoid lives in `gan_jax.losses`).
+No layer has a bias (BatchNorm's shift replaces it); weights are drawn from
+N(0, 0.02) as in the paper, BatchNorm scales from N(1, 0.02) as in the
+reference.
+
+The same family makes 32x32 (CIFAR-10) and 28x28 (MNIST) images by
+configuration: the first map is 4x4 (7x7 for 28x28, from a 7x7 kernel) and
+there is one stride-2 stage fewer per halving of the image size; the widths are
+base_width * 2^i counted from the full-resolution end, and D mirrors G.
+
+BatchNorm keeps its statistics in the 'batch_stats' collection (momentum 0.9 =
+PyTorch's 0.1, epsilon 1e-5; flax averages the biased batch variance where
+PyTorch averages the unbiased one). In training each call normalizes with its own
+batch, averaged over the pmap axis `batch_axis_name` if given, so D called on
+a real and on a fake batch normalizes each separately, as the reference does.
+With train=False the running averages are used.
+"""
+
+import functools
+import math
+from typing import Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan_jax.models import layers
+
+# Image size -> side of G's first feature map (and of D's last).
+_FIRST_MAP_SIZES = {28: 7, 32: 4, 64: 4}
+IMAGE_SIZES = tuple(sorted(_FIRST_MAP_SIZES))
+
+_weight_init = nn.initializers.normal(stddev=0.02)
+
+
+def _batch_norm_scale_init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
+  """N(1, 0.02), the reference's BatchNorm scale initialization."""
+  return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+def _stages(image_size: int) -> tuple[int, int]:
+  """(first map size, number of stride-2 stages) for `image_size`."""
+  if image_size not in _FIRST_MAP_SIZES:
+    raise ValueError(f'DCGAN makes images of size {sorted(_FIRST_MAP_SIZES)}, not {image_size}.')
+  first_map_size = _FIRST_MAP_SIZES[image_size]
+  return first_map_size, int(math.log2(image_size // first_map_size))
+
+
+def _batch_norm(train: bool, batch_axis_name: Optional[str]) -> functools.partial:
+  return functools.partial(
+    nn.BatchNorm,
+    use_running_average=not train,
+    momentum=0.9,
+    epsilon=1e-5,
+    scale_init=_batch_norm_scale_init,
+    axis_name=batch_axis_name,
+  )
+
+
+class Generator(nn.Module):
+  """DCGAN generator: latent vectors to images in [-1, 1].
+
+  Attributes:
+    image_size: height and width of the images, one of 28, 32, 64.
+    channels: channels of the images.
+    base_width: channels of the last hidden map; each earlier map has twice
+      the channels of the next.
+    batch_axis_name: pmap axis over which BatchNorm averages batch statistics
+      in training, or None outside pmap.
+  """
+
+  image_size: int = 64
+  channels: int = 3
+  base_width: int = 64
+  batch_axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
+    """Maps z [batch, latent_dim] to images [batch, image_size, image_size, channels]."""
+    del labels  # Unconditional.
+    first_map_size, num_stages = _stages(self.image_size)
+    batch_norm = _batch_norm(train, self.batch_axis_name)
+    # The fast forms of the transposed convolutions: see `layers`.
+    h = layers.ConvTransposeFromVector(
+      self.base_width * 2 ** (num_stages - 1), size=first_map_size, kernel_init=_weight_init
+    )(z)
+    h = nn.relu(batch_norm()(h))
+    for stage in reversed(range(num_stages - 1)):
+      h = layers.SubPixelConvTranspose(self.base_width * 2**stage, kernel_init=_weight_init)(h)
+      h = nn.relu(batch_norm()(h))
+    h = layers.SubPixelConvTranspose(self.channels, kernel_init=_weight_init)(h)
+    return jnp.tanh(h)
+
+
+class Discriminator(nn.Module):
+  """DCGAN discriminator: images to one real/fake logit each.
+
+  Attributes:
+    image_size: height and width of the images, one of 28, 32, 64.
+    channels: channels of the images.
+    base_width: channels of the first hidden map; each later map has twice
+      the channels of the previous.
+    batch_axis_name: pmap axis over which BatchNorm averages batch statistics
+      in training, or None outside pmap.
+  """
+
+  image_size: int = 64
+  channels: int = 3
+  base_width: int = 64
+  batch_axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
+    """Maps images x [batch, image_size, image_size, channels] to logits [batch]."""
+    del labels  # Unconditional.
+    expected_shape = (self.image_size, self.image_size, self.channels)
+    if x.shape[1:] != expected_shape:
+      raise ValueError(f'DCGAN discriminator expects images {expected_shape}, got {x.shape[1:]}.')
+    last_map_size, num_stages = _stages(self.image_size)
+    batch_norm = _batch_norm(train, self.batch_axis_name)
+    h = x
+    for stage in range(num_stages):
+      # flax's nn.Conv is kept: unlike a transposed convolution's, the
+      # gradients of a strided convolution cost XLA:CPU 1-3 forward passes.
+      h = nn.Conv(
+        self.base_width * 2**stage,
+        (4, 4),
+        strides=(2, 2),
+        padding=((1, 1), (1, 1)),
+        use_bias=False,
+        kernel_init=_weight_init,
+      )(h)
+      if stage > 0:  # As in the paper: no BatchNorm on D's input layer.
+        h = batch_norm()(h)
+      h = nn.leaky_relu(h, negative_slope=0.2)
+    logits = nn.Conv(
+      1, (last_map_size, last_map_size), padding='VALID', use_bias=False, kernel_init=_weight_init
+    )(h)
+    return logits.reshape(x.shape[0])

@@ -1,0 +1,119 @@
+"""Times flax's convolutions against gan_jax's equivalents at DCGAN's layer shapes.
+
+For every convolution of the 64x64 DCGAN (Radford et al. 2015), at batch 64,
+prints the median wall time of the jitted forward pass, kernel gradient, input
+gradient, and forward pass with both gradients, for the flax
+layer ('flax') and the module `gan_jax.models` uses in its place ('gan_jax').
+The discriminator's convolutions are timed with flax alone: `dcgan.py` keeps
+`nn.Conv`, and these rows show why.
+
+  python tools/bench_conv_transpose.py [--batch 64] [--repeats 9]
+
+The timings are of whatever else shares the machine too: run it on a quiet one.
+"""
+
+import argparse
+import time
+from typing import Callable, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gan_jax.models import layers
+
+
+def _strided_conv_transpose(features: int) -> nn.Module:
+  return nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding='SAME', use_bias=False)
+
+
+def _strided_conv(features: int) -> nn.Module:
+  return nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False)
+
+
+# (layer, [(implementation, module, input shape without batch), ...]).
+_LAYERS = (
+  (
+    'G z 100 -> 512, 1 -> 4',
+    [
+      ('flax', nn.ConvTranspose(512, (4, 4), padding='VALID', use_bias=False), (1, 1, 100)),
+      ('gan_jax', layers.ConvTransposeFromVector(512, size=4), (100,)),
+    ],
+  ),
+  *(
+    (
+      f'G {c_in} -> {c_out}, {size} -> {2 * size}',
+      [
+        ('flax', _strided_conv_transpose(c_out), (size, size, c_in)),
+        ('gan_jax', layers.SubPixelConvTranspose(c_out), (size, size, c_in)),
+      ],
+    )
+    for c_in, c_out, size in ((512, 256, 4), (256, 128, 8), (128, 64, 16), (64, 3, 32))
+  ),
+  *(
+    (
+      f'D {c_in} -> {c_out}, {size} -> {size // 2}',
+      [('flax', _strided_conv(c_out), (size, size, c_in))],
+    )
+    for c_in, c_out, size in ((3, 64, 64), (64, 128, 32), (128, 256, 16), (256, 512, 8))
+  ),
+  (
+    'D 512 -> 1, 4 -> 1',
+    [('flax', nn.Conv(1, (4, 4), padding='VALID', use_bias=False), (4, 4, 512))],
+  ),
+)
+
+
+def _median_ms(function: Callable, *args, repeats: int) -> float:
+  jax.block_until_ready(function(*args))  # Compiles and warms up.
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(function(*args))
+    times.append(time.perf_counter() - start)
+  return 1e3 * float(np.median(times))
+
+
+def _time_layer(module: nn.Module, x: jax.Array, repeats: int) -> tuple[float, ...]:
+  """Milliseconds for (forward, kernel gradient, input gradient, forward + both)."""
+  params = module.init(jax.random.key(0), x)
+  output = module.apply(params, x)
+  cotangent = jax.random.normal(jax.random.key(1), output.shape)
+
+  def loss(params, x):
+    return jnp.vdot(module.apply(params, x), cotangent)
+
+  forward = jax.jit(module.apply)
+  kernel_gradient = jax.jit(jax.grad(loss, argnums=0))
+  input_gradient = jax.jit(jax.grad(loss, argnums=1))
+  both = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+  return tuple(
+    _median_ms(function, params, x, repeats=repeats)
+    for function in (forward, kernel_gradient, input_gradient, both)
+  )
+
+
+def main(batch: int, repeats: int, only: Optional[str]) -> None:
+  print(f'batch {batch}, median of {repeats} runs, ms, on {jax.devices()[0].device_kind}')
+  print('| layer | impl | forward | kernel grad | input grad | fwd + both grads |')
+  print('|---|---|---:|---:|---:|---:|')
+  for name, implementations in _LAYERS:
+    if only and only not in name:
+      continue
+    for implementation, module, shape in implementations:
+      x = jax.random.normal(jax.random.key(2), (batch, *shape))
+      timings = _time_layer(module, x, repeats)
+      print(
+        f'| {name} | {implementation} | ' + ' | '.join(f'{t:.1f}' for t in timings) + ' |',
+        flush=True,
+      )
+
+
+if __name__ == '__main__':
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--batch', type=int, default=64)
+  parser.add_argument('--repeats', type=int, default=9)
+  parser.add_argument('--only', default=None, help='time only layers whose name contains this')
+  args = parser.parse_args()
+  main(args.batch, args.repeats, args.only)
