@@ -16,6 +16,7 @@ import ml_collections
 
 from gan_jax import input_pipeline
 from gan_jax import optimizers
+from gan_jax import train
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
@@ -43,15 +44,13 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.optimizer.generator = optimizers.player_optimizer_config()
   config.optimizer.discriminator = optimizers.player_optimizer_config()
 
-  config.train = ml_collections.ConfigDict()
-  config.train.num_steps = 30_000  # Clear digits on the bundled set; about 3 minutes on 2 CPU cores.
-  config.train.batch_size = 64  # Global: over all devices and processes.
-  config.train.discriminator_steps = 1  # k of Algorithm 1; the paper used k = 1.
-  config.train.log_every = 100
-  config.train.sample_every = 1_000
-  config.train.checkpoint_every = 5_000
-  config.train.checkpoints_to_keep = 3
-  config.train.num_sample_images = 64
+  config.train = train.train_config(
+    num_steps=30_000,  # Clear digits on the bundled set; about 3 minutes on 2 CPU cores.
+    batch_size=64,  # Global: over all devices and processes.
+    discriminator_steps=1,  # k of Algorithm 1; the paper used k = 1.
+    log_every=100,
+    sample_every=1_000,
+  )
 
   if variant == 'tiny':
     config.model.generator_hidden_sizes = (16,)

@@ -16,7 +16,9 @@ from ml_collections import config_flags
 from experiments import app
 from gan_jax import benchmarking
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.', lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+  'config', None, 'Experiment config file.', lock_config=True
+)
 _OUTPUT = flags.DEFINE_string('output', 'benchmark.json', 'Where to write the figures as JSON.')
 _WARMUP_STEPS = flags.DEFINE_integer('warmup_steps', 3, 'Untimed steps after compilation.')
 _TIMED_STEPS = flags.DEFINE_integer('timed_steps', 10, 'Timed steps.')

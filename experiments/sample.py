@@ -26,7 +26,9 @@ def main(argv):
   del argv
   config = workdirs.read_config(_WORKDIR.value)
   generate, state = train.restore_for_sampling(config, _WORKDIR.value)
-  z = jax.random.normal(jax.random.PRNGKey(_SEED.value), (_NUM_SAMPLES.value, config.model.latent_dim))
+  z = jax.random.normal(
+    jax.random.PRNGKey(_SEED.value), (_NUM_SAMPLES.value, config.model.latent_dim)
+  )
   samples = np.asarray(generate(state.generator, z))
   out_dir = os.path.join(_WORKDIR.value, 'samples')
   images.save_png(os.path.join(out_dir, 'sample_grid.png'), images.image_grid(samples))

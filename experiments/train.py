@@ -10,7 +10,9 @@ from ml_collections import config_flags
 from experiments import app
 from gan_jax import train
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.', lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+  'config', None, 'Experiment config file.', lock_config=True
+)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory; default runs/<config file stem>.')
 flags.mark_flags_as_required(['config'])
 

@@ -71,7 +71,9 @@ def _check_shapes(manager: ocp.CheckpointManager, step: int, target: GANState) -
     if stored.get(path) != expected.get(path)
   ]
   if differences:
-    shown = '; '.join(differences[:5]) + (f'; and {len(differences) - 5} more' if len(differences) > 5 else '')
+    shown = '; '.join(differences[:5]) + (
+      f'; and {len(differences) - 5} more' if len(differences) > 5 else ''
+    )
     raise errors.CheckpointError(
       f'The checkpoint at step {step} in {manager.directory} was written with another config '
       f'({shown}). Use a new --workdir, or the config that wrote it.'

@@ -98,6 +98,10 @@ BUNDLED: dict[str, Callable[[ml_collections.ConfigDict], Sequence]] = {
   'bundled_mnist': _bundled_mnist,
 }
 
+# The crop that papers take before resizing, where a data set has one: DCGAN
+# and most GANs after it crop CelebA's aligned 178x218 faces to 108x108.
+STANDARD_CROP_SIZES = {'celeb_a': 108}
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.tiff')
 
 
@@ -133,8 +137,7 @@ def _folder(config: ml_collections.ConfigDict) -> _FolderSource:
   root = config.path
   if not root or not os.path.isdir(root):
     raise errors.DataError(
-      f'data.path={root!r} is not a directory; pass a folder of images with '
-      '--config.data.path=DIR.'
+      f'data.path={root!r} is not a directory; pass a folder of images with --config.data.path=DIR.'
     )
   paths = sorted(
     os.path.join(folder, name)
@@ -154,7 +157,9 @@ def _folder(config: ml_collections.ConfigDict) -> _FolderSource:
   if len(readable) < len(paths):
     logging.warning(
       'Skipped %d of %d image files under %s that could not be read.',
-      len(paths) - len(readable), len(paths), root,
+      len(paths) - len(readable),
+      len(paths),
+      root,
     )
   if not readable:
     raise errors.DataError(f'None of the {len(paths)} image files under {root!r} could be read.')
@@ -207,14 +212,16 @@ def _tfds_source(config: ml_collections.ConfigDict) -> Sequence:
 def data_config(**overrides) -> ml_collections.ConfigDict:
   """A config's `data` section with every field:
 
-    name:          a bundled set, 'folder', or a TFDS name.
-    split:         TFDS split ('train', 'test', 'train[:90%]', ...).
-    tfds_data_dir: where TFDS keeps prepared sets; '' = $TFDS_DATA_DIR or
-                   ~/tensorflow_datasets.
-    path:          the image folder, for name='folder'.
-    image_size:    side of the square images the model sees; 0 = as stored.
-    crop_size:     side of the centred crop taken before resizing; 0 = the
-                   largest centred square (used only with image_size).
+  name:          a bundled set, 'folder', or a TFDS name.
+  split:         TFDS split ('train', 'test', 'train[:90%]', ...).
+  tfds_data_dir: where TFDS keeps prepared sets; '' = $TFDS_DATA_DIR or
+                 ~/tensorflow_datasets.
+  path:          the image folder, for name='folder'.
+  image_size:    side of the square images the model sees; 0 = as stored.
+  crop_size:     side of the centred crop taken before resizing; 0 = the
+                 data set's usual crop (`STANDARD_CROP_SIZES`, e.g. 108 for
+                 CelebA as in DCGAN), else the largest centred square. Used
+                 only with image_size.
   """
   config = ml_collections.ConfigDict(
     dict(name='bundled_mnist', split='train', tfds_data_dir='', path='', image_size=0, crop_size=0)
@@ -241,7 +248,8 @@ def get_source(config: ml_collections.ConfigDict) -> tuple[grain.MapDataset, Dat
     raise errors.DataError(f'Data set {config.name!r} split {config.split!r} is empty.')
   dataset = grain.MapDataset.source(source)
   if config.image_size:
-    dataset = dataset.map(_crop_and_resize_fn(config.image_size, config.crop_size))
+    crop_size = config.crop_size or STANDARD_CROP_SIZES.get(config.name, 0)
+    dataset = dataset.map(_crop_and_resize_fn(config.image_size, crop_size))
   image = np.asarray(dataset[0]['image'])
   if image.ndim != 3:
     raise errors.DataError(
@@ -282,7 +290,10 @@ def centre_crop_and_resize(image: np.ndarray, image_size: int, crop_size: int = 
 
 def _crop_and_resize_fn(image_size: int, crop_size: int):
   def crop_and_resize(record):
-    return {**record, 'image': centre_crop_and_resize(np.asarray(record['image']), image_size, crop_size)}
+    return {
+      **record,
+      'image': centre_crop_and_resize(np.asarray(record['image']), image_size, crop_size),
+    }
 
   return crop_and_resize
 

@@ -51,5 +51,7 @@ def get_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransforma
   if config.name not in OPTIMIZERS:
     raise errors.unknown_name_error('optimizer', config.name, OPTIMIZERS)
   if not config.learning_rate > 0:
-    raise errors.ConfigError(f'optimizer learning_rate must be positive, got {config.learning_rate}.')
+    raise errors.ConfigError(
+      f'optimizer learning_rate must be positive, got {config.learning_rate}.'
+    )
   return OPTIMIZERS[config.name](config)

@@ -153,12 +153,16 @@ def train_step(
     def loss_fn(params):
       # Real and generated data go through D separately, so each batch is
       # normalized with its own statistics, as in the DCGAN reference code.
-      real_logits, model_state = _apply_train(discriminator, params, d.model_state, real, dropout_rng)
+      real_logits, model_state = _apply_train(
+        discriminator, params, d.model_state, real, dropout_rng
+      )
       fake_logits, model_state = _apply_train(discriminator, params, model_state, fake, dropout_rng)
       terms = loss(real_logits, fake_logits)
       return terms.discriminator, (terms, real_logits, fake_logits, model_state)
 
-    grads, (terms, real_logits, fake_logits, model_state) = jax.grad(loss_fn, has_aux=True)(d.params)
+    grads, (terms, real_logits, fake_logits, model_state) = jax.grad(loss_fn, has_aux=True)(
+      d.params
+    )
     grads = lax.pmean(grads, BATCH_AXIS)
     metrics = {
       'd_loss': terms.discriminator,
@@ -187,7 +191,9 @@ def train_step(
     # logits matter only to losses whose G term compares with real data; for
     # the others XLA drops this forward pass as dead code.
     fake_logits, _ = _apply_train(discriminator, d.params, d.model_state, fake, dropout_rng)
-    real_logits, _ = _apply_train(discriminator, d.params, d.model_state, real_images[-1], dropout_rng)
+    real_logits, _ = _apply_train(
+      discriminator, d.params, d.model_state, real_images[-1], dropout_rng
+    )
     return loss(real_logits, fake_logits).generator, model_state
 
   (g_loss, g_model_state), g_grads = jax.value_and_grad(generator_loss_fn, has_aux=True)(g.params)
@@ -219,7 +225,9 @@ def replicate(tree):
   compiled program instead of compiling it twice.
   """
   num_devices = jax.local_device_count()
-  return jax.device_put(jax.tree.map(lambda x: np.stack([np.asarray(x)] * num_devices), tree), _device_sharding())
+  return jax.device_put(
+    jax.tree.map(lambda x: np.stack([np.asarray(x)] * num_devices), tree), _device_sharding()
+  )
 
 
 def generate(generator: nn.Module, generator_state: PlayerState, z: jax.Array) -> jax.Array:
@@ -229,7 +237,9 @@ def generate(generator: nn.Module, generator_state: PlayerState, z: jax.Array) -
 
 def fixed_noise(seed: int, num_images: int, latent_dim: int) -> jax.Array:
   """The z of the sample grids, the same at every step so frames are comparable."""
-  return jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(seed), 1), (num_images, latent_dim))
+  return jax.random.normal(
+    jax.random.fold_in(jax.random.PRNGKey(seed), 1), (num_images, latent_dim)
+  )
 
 
 class _StopRequest:
@@ -292,6 +302,34 @@ def _format_progress(step, num_steps, metrics, steps_per_sec, eta_seconds) -> st
   )
 
 
+def train_config(**overrides) -> ml_collections.ConfigDict:
+  """A config's `train` section with every field:
+
+  num_steps:            train steps (each: k D updates, one G update).
+  batch_size:           images per D update, over all devices and processes.
+  discriminator_steps:  k of Algorithm 1 (the paper used k = 1).
+  log_every:            steps between metrics (and the NaN check).
+  sample_every:         steps between sample grids.
+  checkpoint_every:     steps between checkpoints.
+  checkpoints_to_keep:  the newest checkpoints kept.
+  num_sample_images:    images in a sample grid.
+  """
+  config = ml_collections.ConfigDict(
+    dict(
+      num_steps=10_000,
+      batch_size=64,
+      discriminator_steps=1,
+      log_every=100,
+      sample_every=1_000,
+      checkpoint_every=5_000,
+      checkpoints_to_keep=3,
+      num_sample_images=64,
+    )
+  )
+  config.update(overrides)
+  return config
+
+
 def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
   """The static parts of a run named by the config: models, loss, optimizers.
 
@@ -302,7 +340,9 @@ def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
     raise errors.ConfigError(
       f'train.discriminator_steps must be >= 1 (k of Algorithm 1), got {config.train.discriminator_steps}.'
     )
-  generator, discriminator = models.get_models(config.model, image_shape, batch_axis_name=BATCH_AXIS)
+  generator, discriminator = models.get_models(
+    config.model, image_shape, batch_axis_name=BATCH_AXIS
+  )
   return dict(
     generator=generator,
     discriminator=discriminator,
@@ -313,7 +353,9 @@ def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
   )
 
 
-def initial_state(config: ml_collections.ConfigDict, parts: dict[str, Any], image_shape) -> GANState:
+def initial_state(
+  config: ml_collections.ConfigDict, parts: dict[str, Any], image_shape
+) -> GANState:
   """The state at step 0 for `config.seed`."""
   init_parts = {k: v for k, v in parts.items() if k != 'loss'}
   return create_state(jax.random.PRNGKey(config.seed), image_shape=image_shape, **init_parts)
@@ -418,7 +460,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   return unreplicated()
 
 
-def restore_for_sampling(config: ml_collections.ConfigDict, workdir: str) -> tuple[Callable, GANState]:
+def restore_for_sampling(
+  config: ml_collections.ConfigDict, workdir: str
+) -> tuple[Callable, GANState]:
   """(generate function bound to G, latest state) of a trained run in `workdir`.
 
   Raises:

@@ -1,11 +1,11 @@
 """The layout of a run's directory, and the files that describe the run.
 
-  workdir/config.json          the resolved config (seed included)
-  workdir/data.json            the data's name, image shape and size
-  workdir/metrics.jsonl        one record per logged step (`summaries`)
-  workdir/tensorboard/         event files (`summaries`)
-  workdir/samples/step_N.png   sample grids from fixed noise
-  workdir/checkpoints/         Orbax checkpoints (`checkpoint`)
+workdir/config.json          the resolved config (seed included)
+workdir/data.json            the data's name, image shape and size
+workdir/metrics.jsonl        one record per logged step (`summaries`)
+workdir/tensorboard/         event files (`summaries`)
+workdir/samples/step_N.png   sample grids from fixed noise
+workdir/checkpoints/         Orbax checkpoints (`checkpoint`)
 """
 
 import dataclasses
@@ -18,7 +18,9 @@ from gan_jax import errors
 from gan_jax.input_pipeline import DataInfo
 
 
-def prepare(workdir: str, config: ml_collections.ConfigDict, data_info: DataInfo, *, write: bool) -> None:
+def prepare(
+  workdir: str, config: ml_collections.ConfigDict, data_info: DataInfo, *, write: bool
+) -> None:
   """Creates `workdir` and writes config.json and data.json into it (if `write`).
 
   Raises:
@@ -49,7 +51,9 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
 def _read_run_json(workdir: str, name: str):
   path = os.path.join(workdir, name)
   if not os.path.exists(path):
-    raise errors.CheckpointError(f'{workdir!r} holds no training run (no {name}): train there first.')
+    raise errors.CheckpointError(
+      f'{workdir!r} holds no training run (no {name}): train there first.'
+    )
   with open(path, encoding='utf-8') as f:
     return json.load(f)
 

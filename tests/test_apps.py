@@ -36,8 +36,11 @@ def test_train_then_sample(tmp_path):
   'flag, message',
   [
     ('--config.train.batchsize=8', 'batchsize'),
-    ('--config.loss.name=vanilla', "Error: Unknown loss 'vanilla'; valid names: minimax, non_saturating."),
-    ('--config.model.name=resnet', "Error: Unknown model 'resnet'; valid names: mlp."),
+    (
+      '--config.loss.name=vanilla',
+      "Error: Unknown loss 'vanilla'; valid names: minimax, non_saturating.",
+    ),
+    ('--config.model.name=resnet', "Error: Unknown model 'resnet'; valid names: dcgan, mlp."),
     ('--config.optimizer.generator.name=adagrad', "Error: Unknown optimizer 'adagrad'"),
     ('--config.train.batch_size=12', 'Error: train.batch_size=12 must be a positive multiple'),
   ],
@@ -60,9 +63,18 @@ def test_sample_without_a_run_says_so(tmp_path):
 def test_signal_saves_a_checkpoint_at_the_current_step(tmp_path, signal_number):
   workdir = tmp_path / 'run'
   process = subprocess.Popen(
-    [sys.executable, '-m', 'experiments.train', TINY, f'--workdir={workdir}',
-     '--config.train.num_steps=100000', '--config.train.checkpoint_every=100000'],
-    cwd=REPO, stderr=subprocess.PIPE, text=True,
+    [
+      sys.executable,
+      '-m',
+      'experiments.train',
+      TINY,
+      f'--workdir={workdir}',
+      '--config.train.num_steps=100000',
+      '--config.train.checkpoint_every=100000',
+    ],
+    cwd=REPO,
+    stderr=subprocess.PIPE,
+    text=True,
   )
   deadline = time.time() + 120
   while not (workdir / 'metrics.jsonl').exists() or not (workdir / 'metrics.jsonl').read_text():

@@ -20,7 +20,9 @@ def _array_dataset(images):
 
 
 def _first_batches(source, count, **kwargs):
-  stream = input_pipeline.batches(source, seed=0, global_batch_size=16, discriminator_steps=2, **kwargs)
+  stream = input_pipeline.batches(
+    source, seed=0, global_batch_size=16, discriminator_steps=2, **kwargs
+  )
   return [next(stream) for _ in range(count)]
 
 
@@ -90,18 +92,24 @@ def test_tfds_source_reads_through_data_source(monkeypatch):
 def test_tfds_offline_and_not_prepared_fails_fast_with_the_fix(monkeypatch, tmp_path):
   monkeypatch.setattr(input_pipeline, '_network_reachable', lambda: False)
   start = time.perf_counter()
-  with pytest.raises(errors.DataError, match=r"'mnist' is not prepared.*unreachable.*bundled_mnist"):
+  with pytest.raises(
+    errors.DataError, match=r"'mnist' is not prepared.*unreachable.*bundled_mnist"
+  ):
     input_pipeline.get_source(_data_config('mnist', tfds_data_dir=str(tmp_path)))
   assert time.perf_counter() - start < 10
 
 
 def test_unknown_data_set_names_the_valid_ones():
-  with pytest.raises(errors.ConfigError, match=r"Unknown data set 'no_such_set'.*bundled_mnist.*tfds.list_builders"):
+  with pytest.raises(
+    errors.ConfigError, match=r"Unknown data set 'no_such_set'.*bundled_mnist.*tfds.list_builders"
+  ):
     input_pipeline.get_source(_data_config('no_such_set'))
 
 
 def test_batch_size_must_divide_by_device_count():
-  with pytest.raises(errors.ConfigError, match=r'batch_size=12 must be a positive multiple .* \(8\)'):
+  with pytest.raises(
+    errors.ConfigError, match=r'batch_size=12 must be a positive multiple .* \(8\)'
+  ):
     input_pipeline.per_process_batch_size(12)
 
 
@@ -124,7 +132,9 @@ def test_centre_crop_and_resize():
   np.testing.assert_array_equal(input_pipeline.centre_crop_and_resize(image, 4), image[:, 1:5])
   resized = input_pipeline.centre_crop_and_resize(image, 8)
   assert resized.shape == (8, 8, 1) and (resized == 200).all()
-  cropped = input_pipeline.centre_crop_and_resize(np.arange(36, dtype=np.uint8).reshape(6, 6, 1), 2, crop_size=2)
+  cropped = input_pipeline.centre_crop_and_resize(
+    np.arange(36, dtype=np.uint8).reshape(6, 6, 1), 2, crop_size=2
+  )
   np.testing.assert_array_equal(cropped[..., 0], [[14, 15], [20, 21]])
   with pytest.raises(errors.ConfigError, match='crop_size=9 is larger'):
     input_pipeline.centre_crop_and_resize(image, 4, crop_size=9)
@@ -135,17 +145,25 @@ def _write_images(folder):
 
   rng = np.random.default_rng(0)
   (folder / 'person_a').mkdir(parents=True)
-  Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(folder / 'person_a' / 'rgb.jpg')
+  Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(
+    folder / 'person_a' / 'rgb.jpg'
+  )
   Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8), 'L').save(folder / 'grey.png')
-  Image.fromarray(rng.integers(0, 256, (25, 50, 4), dtype=np.uint8), 'RGBA').save(folder / 'alpha.PNG')
-  Image.fromarray(rng.integers(0, 256, (33, 33), dtype=np.uint8), 'L').convert('P').save(folder / 'palette.gif')
+  Image.fromarray(rng.integers(0, 256, (25, 50, 4), dtype=np.uint8), 'RGBA').save(
+    folder / 'alpha.PNG'
+  )
+  Image.fromarray(rng.integers(0, 256, (33, 33), dtype=np.uint8), 'L').convert('P').save(
+    folder / 'palette.gif'
+  )
   (folder / 'corrupt.jpg').write_bytes(b'not an image at all')
   (folder / 'notes.txt').write_text('not an image file either')
 
 
 def test_folder_of_mixed_images(tmp_path, caplog):
   _write_images(tmp_path)
-  dataset, info = input_pipeline.get_source(_data_config('folder', path=str(tmp_path), image_size=16))
+  dataset, info = input_pipeline.get_source(
+    _data_config('folder', path=str(tmp_path), image_size=16)
+  )
   assert info.num_examples == 4 and info.image_shape == (16, 16, 3)
   for i in range(4):
     assert dataset[i]['image'].shape == (16, 16, 3) and dataset[i]['image'].dtype == np.uint8
@@ -157,7 +175,10 @@ def test_folder_of_mixed_images(tmp_path, caplog):
   [
     (lambda root: None, 'is not a directory'),
     (lambda root: root.mkdir(), 'No image files'),
-    (lambda root: (root.mkdir(), (root / 'bad.png').write_bytes(b'xx')), 'None of the 1 image files'),
+    (
+      lambda root: (root.mkdir(), (root / 'bad.png').write_bytes(b'xx')),
+      'None of the 1 image files',
+    ),
   ],
 )
 def test_folder_errors(tmp_path, make, message):

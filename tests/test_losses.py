@@ -22,8 +22,12 @@ def test_at_chance_discriminator_loss_is_2_log_2(name):
 
 def test_generator_losses_at_chance():
   zeros = jnp.zeros(4)
-  np.testing.assert_allclose(losses.minimax(zeros, zeros).generator, -LOG2, rtol=1e-6)  # log(1 - 1/2)
-  np.testing.assert_allclose(losses.non_saturating(zeros, zeros).generator, LOG2, rtol=1e-6)  # -log(1/2)
+  np.testing.assert_allclose(
+    losses.minimax(zeros, zeros).generator, -LOG2, rtol=1e-6
+  )  # log(1 - 1/2)
+  np.testing.assert_allclose(
+    losses.non_saturating(zeros, zeros).generator, LOG2, rtol=1e-6
+  )  # -log(1/2)
 
 
 @pytest.mark.parametrize('name', sorted(losses.LOSSES))

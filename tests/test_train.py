@@ -50,7 +50,9 @@ def test_one_and_eight_devices_compute_the_same_update():
       replicated, metrics = step(replicated, _split(batch, len(devices)))
     results.append((jax.tree.map(lambda x: np.asarray(x[0]), replicated), metrics))
   (state_1, metrics_1), (state_8, metrics_8) = results
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), state_1, state_8)
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), state_1, state_8
+  )
   for name in metrics_1:
     np.testing.assert_allclose(metrics_1[name][0], metrics_8[name][0], rtol=2e-5, atol=1e-6)
   # And every device of the 8 holds the same replicated state.
@@ -80,7 +82,9 @@ def test_noise_is_per_example_and_independent_of_device_layout():
   rng = jax.random.PRNGKey(3)
   draw = lambda devices: np.asarray(
     jax.pmap(
-      lambda _: train.sample_latent(rng, 8 // len(devices), 4), axis_name=train.BATCH_AXIS, devices=devices
+      lambda _: train.sample_latent(rng, 8 // len(devices), 4),
+      axis_name=train.BATCH_AXIS,
+      devices=devices,
     )(jnp.zeros(len(devices)))
   ).reshape(8, 4)
   one, eight = draw(jax.local_devices()[:1]), draw(jax.local_devices())
@@ -104,10 +108,14 @@ def test_train_and_evaluate_writes_the_run_files(tmp_path):
   with open(os.path.join(workdir, 'config.json')) as f:
     assert json.load(f)['seed'] == 0
   assert sorted(os.listdir(os.path.join(workdir, 'samples'))) == [
-    'step_0000000.png', 'step_0000003.png', 'step_0000006.png'
+    'step_0000000.png',
+    'step_0000003.png',
+    'step_0000006.png',
   ]
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['3', '6']
-  assert any(f.startswith('events.out.tfevents') for f in os.listdir(os.path.join(workdir, 'tensorboard')))
+  assert any(
+    f.startswith('events.out.tfevents') for f in os.listdir(os.path.join(workdir, 'tensorboard'))
+  )
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
@@ -129,7 +137,10 @@ def test_restore_rejects_a_checkpoint_of_another_config(tmp_path):
   workdir, _ = _run(tmp_path, 'run', num_steps=3)
   config = _tiny_config(num_steps=6)
   config.model.generator_hidden_sizes = (32,)
-  with pytest.raises(errors.CheckpointError, match=r'generator/params/Dense_0/kernel: checkpoint \(64, 16\) vs config \(64, 32\)'):
+  with pytest.raises(
+    errors.CheckpointError,
+    match=r'generator/params/Dense_0/kernel: checkpoint \(64, 16\) vs config \(64, 32\)',
+  ):
     train.train_and_evaluate(config, workdir)
 
 
@@ -137,13 +148,18 @@ def test_divergence_stops_before_a_checkpoint(tmp_path):
   config = _tiny_config()
   config.optimizer.discriminator.learning_rate = 1e30
   config.optimizer.generator.learning_rate = 1e30
-  with pytest.raises(errors.TrainingDivergedError, match=r'Training diverged at step 2: .*Last good checkpoint: none yet'):
+  with pytest.raises(
+    errors.TrainingDivergedError,
+    match=r'Training diverged at step 2: .*Last good checkpoint: none yet',
+  ):
     train.train_and_evaluate(config, str(tmp_path / 'run'))
   assert not os.listdir(tmp_path / 'run' / 'checkpoints')
 
 
 def test_batch_size_must_divide_by_device_count(tmp_path):
-  with pytest.raises(errors.ConfigError, match=r'multiple of the number of devices \(8\).*batch_size=8'):
+  with pytest.raises(
+    errors.ConfigError, match=r'multiple of the number of devices \(8\).*batch_size=8'
+  ):
     train.train_and_evaluate(_tiny_config(batch_size=12), str(tmp_path / 'run'))
 
 
