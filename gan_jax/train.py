@@ -141,8 +141,7 @@ def train_step(
   device_index = lax.axis_index(BATCH_AXIS)
   g = state.generator
 
-  def discriminator_update(d: PlayerState, inputs):
-    real, rng = inputs
+  def discriminator_update(d: PlayerState, real: jax.Array, rng: jax.Array):
     noise_rng, dropout_rng = jax.random.split(rng)
     dropout_rng = jax.random.fold_in(dropout_rng, device_index)
     z = sample_latent(noise_rng, batch_size, latent_dim)
@@ -174,12 +173,13 @@ def train_step(
     }
     return _update(d, grads, discriminator_optimizer, model_state), metrics
 
-  # A scan, not a Python loop: the step compiles once whatever k is.
-  d, d_metrics = lax.scan(
-    discriminator_update,
-    state.discriminator,
-    (real_images, jax.random.split(discriminator_rng, discriminator_steps)),
-  )
+  # A Python loop, not lax.scan: with D's state carried through a scan (even
+  # an unrolled one) XLA:CPU computed a DCGAN step in 35 s instead of 1.1 s.
+  # k is small, so tracing the update k times costs little.
+  d, d_metrics = state.discriminator, []
+  for real, rng in zip(real_images, jax.random.split(discriminator_rng, discriminator_steps)):
+    d, metrics = discriminator_update(d, real, rng)
+    d_metrics.append(metrics)
 
   noise_rng, dropout_rng = jax.random.split(generator_rng)
   dropout_rng = jax.random.fold_in(dropout_rng, device_index)
@@ -199,7 +199,7 @@ def train_step(
   (g_loss, g_model_state), g_grads = jax.value_and_grad(generator_loss_fn, has_aux=True)(g.params)
   g_grads = lax.pmean(g_grads, BATCH_AXIS)
   metrics = {
-    **jax.tree.map(jnp.mean, d_metrics),
+    **jax.tree.map(lambda *values: jnp.mean(jnp.stack(values)), *d_metrics),
     'g_loss': g_loss,
     'g_grad_norm': optax.tree.norm(g_grads),
   }
