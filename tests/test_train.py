@@ -9,7 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
+from configs import dcgan_faces
 from configs import gan_mnist
 from gan_jax import errors
 from gan_jax import summaries
@@ -174,3 +176,33 @@ def test_step_is_traced_once_for_a_whole_run(tmp_path, monkeypatch):
   monkeypatch.setattr(train, 'train_step', counting_step)
   _run(tmp_path, 'run', num_steps=7)
   assert len(traces) == 1
+
+
+def test_dcgan_faces_trains_two_steps(tmp_path):
+  config = dcgan_faces.get_config('tiny')
+  workdir = str(tmp_path / 'faces')
+  state = train.train_and_evaluate(config, workdir)
+  assert int(state.step) == 2
+  records = summaries.read_metrics(workdir)
+  assert [r['step'] for r in records] == [1, 2]
+  assert all(np.isfinite(r['d_loss']) and np.isfinite(r['g_loss']) for r in records)
+  # Both players' batch-norm running averages moved away from their init.
+  for player in (state.generator, state.discriminator):
+    means = jax.tree.leaves(player.model_state['batch_stats'])
+    assert any(np.abs(np.asarray(m)).max() > 0 for m in means)
+  grid = np.asarray(Image.open(os.path.join(workdir, 'samples', 'step_0000002.png')))
+  assert grid.shape[-1] == 3  # RGB faces.
+
+
+def test_dcgan_trains_on_an_image_folder(tmp_path):
+  rng = np.random.default_rng(0)
+  folder = tmp_path / 'photos'
+  folder.mkdir()
+  for i in range(10):
+    Image.fromarray(rng.integers(0, 256, (50 + i, 40, 3), dtype=np.uint8)).save(folder / f'{i}.jpg')
+  config = dcgan_faces.get_config('tiny')
+  config.data.name, config.data.path = 'folder', str(folder)
+  state = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert int(state.step) == 2
+  with open(tmp_path / 'run' / 'data.json') as f:
+    assert json.load(f)['image_shape'] == [64, 64, 3]
