@@ -120,6 +120,7 @@ def train_step(
   generator_optimizer: optax.GradientTransformation,
   discriminator_optimizer: optax.GradientTransformation,
   latent_dim: int,
+  reuse_noise_for_generator: bool = False,
 ) -> tuple[GANState, Metrics]:
   """One step of Algorithm 1 on one device, inside `pmap(axis_name=BATCH_AXIS)`.
 
@@ -129,6 +130,10 @@ def train_step(
       for each of the k = `discriminator_steps` D updates.
     generator, discriminator, loss, generator_optimizer,
     discriminator_optimizer, latent_dim: static, bound with functools.partial.
+    reuse_noise_for_generator: False draws fresh noise for G's update, as
+      Algorithm 1 does. True reuses the noise, and G's forward pass, of the
+      last D update, as the DCGAN reference implementation does: one G forward
+      pass less per step (G's parameters are the same in both).
 
   Returns:
     The new state, and metrics averaged over devices: d_loss, d_loss_real,
@@ -141,12 +146,20 @@ def train_step(
   device_index = lax.axis_index(BATCH_AXIS)
   g = state.generator
 
-  def discriminator_update(d: PlayerState, real: jax.Array, rng: jax.Array):
+  def generator_forward(rng: jax.Array):
+    """G(z) on fresh noise, with its pullback to G's parameters and G's new model state."""
     noise_rng, dropout_rng = jax.random.split(rng)
     dropout_rng = jax.random.fold_in(dropout_rng, device_index)
     z = sample_latent(noise_rng, batch_size, latent_dim)
-    # G's running statistics are updated in G's own update only.
-    fake, _ = _apply_train(generator, g.params, g.model_state, z, dropout_rng)
+    apply = lambda params: _apply_train(generator, params, g.model_state, z, dropout_rng)
+    return jax.vjp(apply, g.params, has_aux=True)
+
+  def discriminator_update(d: PlayerState, real: jax.Array, rng: jax.Array):
+    generator_rng, dropout_rng = jax.random.split(rng)
+    dropout_rng = jax.random.fold_in(dropout_rng, device_index)
+    # G's model state is updated in G's own update only; the pullback is dead
+    # code that XLA drops unless G's update reuses this forward pass.
+    fake, generator_pullback, generator_model_state = generator_forward(generator_rng)
     fake = lax.stop_gradient(fake)
 
     def loss_fn(params):
@@ -171,22 +184,26 @@ def train_step(
       'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
       'd_grad_norm': optax.tree.norm(grads),
     }
-    return _update(d, grads, discriminator_optimizer, model_state), metrics
+    new_d = _update(d, grads, discriminator_optimizer, model_state)
+    return new_d, metrics, (fake, generator_pullback, generator_model_state)
 
   # A Python loop, not lax.scan: with D's state carried through a scan (even
   # an unrolled one) XLA:CPU computed a DCGAN step in 35 s instead of 1.1 s.
   # k is small, so tracing the update k times costs little.
   d, d_metrics = state.discriminator, []
   for real, rng in zip(real_images, jax.random.split(discriminator_rng, discriminator_steps)):
-    d, metrics = discriminator_update(d, real, rng)
+    d, metrics, last_generator_forward = discriminator_update(d, real, rng)
     d_metrics.append(metrics)
 
-  noise_rng, dropout_rng = jax.random.split(generator_rng)
-  dropout_rng = jax.random.fold_in(dropout_rng, device_index)
-  z = sample_latent(noise_rng, batch_size, latent_dim)
+  # G's update: the gradient of its loss with respect to the generated images,
+  # through the updated D, pulled back through G's forward pass.
+  if reuse_noise_for_generator:
+    fake, generator_pullback, g_model_state = last_generator_forward
+  else:
+    fake, generator_pullback, g_model_state = generator_forward(generator_rng)
+  dropout_rng = jax.random.fold_in(jax.random.fold_in(generator_rng, 1), device_index)
 
-  def generator_loss_fn(params):
-    fake, model_state = _apply_train(generator, params, g.model_state, z, dropout_rng)
+  def generator_loss_fn(fake):
     # D's running statistics are updated in D's own updates only. The real
     # logits matter only to losses whose G term compares with real data; for
     # the others XLA drops this forward pass as dead code.
@@ -194,9 +211,10 @@ def train_step(
     real_logits, _ = _apply_train(
       discriminator, d.params, d.model_state, real_images[-1], dropout_rng
     )
-    return loss(real_logits, fake_logits).generator, model_state
+    return loss(real_logits, fake_logits).generator
 
-  (g_loss, g_model_state), g_grads = jax.value_and_grad(generator_loss_fn, has_aux=True)(g.params)
+  g_loss, fake_grads = jax.value_and_grad(generator_loss_fn)(fake)
+  (g_grads,) = generator_pullback(fake_grads)
   g_grads = lax.pmean(g_grads, BATCH_AXIS)
   metrics = {
     **jax.tree.map(lambda *values: jnp.mean(jnp.stack(values)), *d_metrics),
@@ -308,6 +326,9 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
   num_steps:            train steps (each: k D updates, one G update).
   batch_size:           images per D update, over all devices and processes.
   discriminator_steps:  k of Algorithm 1 (the paper used k = 1).
+  reuse_noise_for_generator: G's update reuses the last D update's noise and
+                        G forward pass (the DCGAN reference code) instead of
+                        drawing fresh noise (Algorithm 1); see `train_step`.
   log_every:            steps between metrics (and the NaN check).
   sample_every:         steps between sample grids.
   checkpoint_every:     steps between checkpoints.
@@ -319,6 +340,7 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
       num_steps=10_000,
       batch_size=64,
       discriminator_steps=1,
+      reuse_noise_for_generator=False,
       log_every=100,
       sample_every=1_000,
       checkpoint_every=5_000,
@@ -350,6 +372,7 @@ def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
     generator_optimizer=optimizers.get_optimizer(config.optimizer.generator),
     discriminator_optimizer=optimizers.get_optimizer(config.optimizer.discriminator),
     latent_dim=config.model.latent_dim,
+    reuse_noise_for_generator=config.train.reuse_noise_for_generator,
   )
 
 
@@ -357,8 +380,18 @@ def initial_state(
   config: ml_collections.ConfigDict, parts: dict[str, Any], image_shape
 ) -> GANState:
   """The state at step 0 for `config.seed`."""
-  init_parts = {k: v for k, v in parts.items() if k != 'loss'}
-  return create_state(jax.random.PRNGKey(config.seed), image_shape=image_shape, **init_parts)
+  names = (
+    'generator',
+    'discriminator',
+    'generator_optimizer',
+    'discriminator_optimizer',
+    'latent_dim',
+  )
+  return create_state(
+    jax.random.PRNGKey(config.seed),
+    image_shape=image_shape,
+    **{name: parts[name] for name in names},
+  )
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:

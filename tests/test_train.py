@@ -39,9 +39,10 @@ def _split(batch, num_devices):
   return np.swapaxes(batch.reshape(k, num_devices, b // num_devices, *batch.shape[2:]), 0, 1)
 
 
-def test_one_and_eight_devices_compute_the_same_update():
+@pytest.mark.parametrize('reuse_noise_for_generator', [False, True])
+def test_one_and_eight_devices_compute_the_same_update(reuse_noise_for_generator):
   assert jax.local_device_count() == 8, 'tests/conftest.py forces 8 CPU devices'
-  config = _tiny_config(discriminator_steps=2)
+  config = _tiny_config(discriminator_steps=2, reuse_noise_for_generator=reuse_noise_for_generator)
   image_shape = (28, 28, 1)
   batch = np.random.default_rng(0).uniform(-1, 1, (2, 16, *image_shape)).astype(np.float32)
   results = []
@@ -206,3 +207,26 @@ def test_dcgan_trains_on_an_image_folder(tmp_path):
   assert int(state.step) == 2
   with open(tmp_path / 'run' / 'data.json') as f:
     assert json.load(f)['image_shape'] == [64, 64, 3]
+
+
+def test_reusing_the_noise_changes_only_the_generator_update():
+  image_shape = (28, 28, 1)
+  batch = _split(
+    np.random.default_rng(0).uniform(-1, 1, (1, 16, *image_shape)).astype(np.float32), 8
+  )
+  states = {}
+  for reuse in (False, True):
+    state, step = _pmapped_step(
+      _tiny_config(reuse_noise_for_generator=reuse), image_shape, jax.local_devices()
+    )
+    new_state, _ = step(flax.jax_utils.replicate(state), batch)
+    states[reuse] = jax.tree.map(lambda x: np.asarray(x[0]), new_state)
+  jax.tree.map(
+    np.testing.assert_array_equal, states[False].discriminator, states[True].discriminator
+  )
+  differs = jax.tree.map(
+    lambda a, b: not np.array_equal(a, b),
+    states[False].generator.params,
+    states[True].generator.params,
+  )
+  assert all(jax.tree.leaves(differs))
