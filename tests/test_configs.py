@@ -1,0 +1,32 @@
+"""Every config file loads and builds its models for its data's image shape."""
+
+import importlib
+import os
+
+import pytest
+
+from gan_jax import train
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(
+  name[:-3] for name in os.listdir(os.path.join(REPO, 'configs')) if name.endswith('.py')
+)
+
+IMAGE_SHAPES = {
+  'dcgan_cifar10': (32, 32, 3),
+  'dcgan_faces': (64, 64, 3),
+  'dcgan_mnist': (28, 28, 1),
+  'gan_mnist': (28, 28, 1),
+}
+
+
+def test_every_config_is_listed_here():
+  assert CONFIGS == sorted(IMAGE_SHAPES)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_builds(name):
+  config = importlib.import_module(f'configs.{name}').get_config()
+  parts = train.build(config, IMAGE_SHAPES[name])
+  assert parts['latent_dim'] == config.model.latent_dim
+  assert config.train.batch_size % 8 == 0  # Splits over 8 devices.
