@@ -79,9 +79,78 @@ def non_saturating(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
   return LossTerms(real_term + fake_term, real_term, fake_term, generator)
 
 
+def wasserstein(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
+  """The WGAN critic objective (Arjovsky et al. 2017, Eq. 3).
+
+  The critic maximizes E[C(x)] - E[C(G(z))] and G maximizes E[C(G(z))]; the
+  outputs are unbounded critic values, not logits. Meaningful only with a
+  Lipschitz constraint on the critic (weight clipping or a gradient penalty).
+
+  Args:
+    real_logits: [batch] critic values C(x) on real data.
+    fake_logits: [batch] critic values C(G(z)) on generated data.
+  """
+  real_term, fake_term = -jnp.mean(real_logits), jnp.mean(fake_logits)
+  return LossTerms(real_term + fake_term, real_term, fake_term, -jnp.mean(fake_logits))
+
+
+def hinge(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
+  """The hinge loss (Lim & Ye 2017; Miyato et al. 2018, Eq. 16 and 17).
+
+  D minimizes E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]; G minimizes
+  -E[D(G(z))].
+
+  Args:
+    real_logits: [batch] D's raw outputs on real data.
+    fake_logits: [batch] D's raw outputs on generated data.
+  """
+  real_term = jnp.mean(jax.nn.relu(1.0 - real_logits))
+  fake_term = jnp.mean(jax.nn.relu(1.0 + fake_logits))
+  return LossTerms(real_term + fake_term, real_term, fake_term, -jnp.mean(fake_logits))
+
+
+def least_squares(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
+  """LSGAN with the 0-1 coding a = 0, b = c = 1 (Mao et al. 2017, Eq. 9).
+
+  D minimizes 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]; G minimizes
+  1/2 E[(D(G(z)) - 1)^2], on D's raw (unsquashed) outputs.
+
+  Args:
+    real_logits: [batch] D's raw outputs on real data.
+    fake_logits: [batch] D's raw outputs on generated data.
+  """
+  real_term = 0.5 * jnp.mean(jnp.square(real_logits - 1.0))
+  fake_term = 0.5 * jnp.mean(jnp.square(fake_logits))
+  generator = 0.5 * jnp.mean(jnp.square(fake_logits - 1.0))
+  return LossTerms(real_term + fake_term, real_term, fake_term, generator)
+
+
+def relativistic_average(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
+  """The relativistic average GAN, RaSGAN (Jolicoeur-Martineau 2018, Eq. 11 and 12).
+
+  D estimates how much more real x is than the average fake, and vice versa:
+  D_ra(x_r) = sigmoid(C(x_r) - E[C(x_f)]), D_ra(x_f) = sigmoid(C(x_f) - E[C(x_r)]).
+  D minimizes -E[log D_ra(x_r)] - E[log(1 - D_ra(x_f))]; G minimizes the same
+  with real and fake swapped, so G's update also depends on the real logits.
+
+  Args:
+    real_logits: [batch] critic values C(x) on real data.
+    fake_logits: [batch] critic values C(G(z)) on generated data.
+  """
+  real_relative = real_logits - jnp.mean(fake_logits)
+  fake_relative = fake_logits - jnp.mean(real_logits)
+  real_term, fake_term = _discriminator_cross_entropy(real_relative, fake_relative)
+  generator = sum(_discriminator_cross_entropy(fake_relative, real_relative))
+  return LossTerms(real_term + fake_term, real_term, fake_term, generator)
+
+
 LOSSES: dict[str, Loss] = {
+  'hinge': hinge,
+  'least_squares': least_squares,
   'minimax': minimax,
   'non_saturating': non_saturating,
+  'relativistic_average': relativistic_average,
+  'wasserstein': wasserstein,
 }
 
 

@@ -38,7 +38,7 @@ def test_train_then_sample(tmp_path):
     ('--config.train.batchsize=8', 'batchsize'),
     (
       '--config.loss.name=vanilla',
-      "Error: Unknown loss 'vanilla'; valid names: minimax, non_saturating.",
+      "Error: Unknown loss 'vanilla'; valid names: hinge, least_squares, minimax, non_saturating, relativistic_average, wasserstein.",
     ),
     ('--config.model.name=resnet', "Error: Unknown model 'resnet'; valid names: dcgan, mlp."),
     ('--config.optimizer.generator.name=adagrad', "Error: Unknown optimizer 'adagrad'"),

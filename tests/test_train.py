@@ -14,6 +14,7 @@ from PIL import Image
 from configs import dcgan_faces
 from configs import gan_mnist
 from gan_jax import errors
+from gan_jax import losses
 from gan_jax import summaries
 from gan_jax import train
 
@@ -230,3 +231,22 @@ def test_reusing_the_noise_changes_only_the_generator_update():
     states[True].generator.params,
   )
   assert all(jax.tree.leaves(differs))
+
+
+@pytest.mark.parametrize('loss_name', sorted(losses.LOSSES))
+def test_one_step_with_every_loss(loss_name):
+  config = _tiny_config()
+  config.loss.name = loss_name
+  image_shape = (28, 28, 1)
+  state, step = _pmapped_step(config, image_shape, jax.local_devices())
+  batch = _split(
+    np.random.default_rng(0).uniform(-1, 1, (1, 16, *image_shape)).astype(np.float32), 8
+  )
+  new_state, metrics = step(flax.jax_utils.replicate(state), batch)
+  assert all(np.isfinite(np.asarray(v)).all() for v in metrics.values())
+  moved = jax.tree.map(
+    lambda a, b: not np.array_equal(a, np.asarray(b[0])),
+    state.generator.params,
+    new_state.generator.params,
+  )
+  assert all(jax.tree.leaves(moved))
