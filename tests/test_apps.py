@@ -88,3 +88,25 @@ def test_signal_saves_a_checkpoint_at_the_current_step(tmp_path, signal_number):
   step = int(stderr.split(f'{name} at step ')[1].split(':')[0])
   assert 2 <= step < 100000
   assert os.listdir(workdir / 'checkpoints') == [str(step)]
+
+
+def test_unsupported_image_size_names_the_supported_ones(tmp_path):
+  result = _run(
+    'experiments.train',
+    '--config=configs/dcgan_faces.py:tiny',
+    f'--workdir={tmp_path}',
+    '--config.data.image_size=48',
+  )
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert (
+    'Error: DCGAN makes square images of side 28, 32, 64, but the data has shape (48, 48, 3)'
+    in result.stderr
+  )
+
+
+def test_unwritable_workdir(tmp_path):
+  blocker = tmp_path / 'a_file'
+  blocker.write_text('')
+  result = _run('experiments.train', TINY, f'--workdir={blocker}/run')
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert f"Error: Cannot write to the workdir '{blocker}/run'" in result.stderr
