@@ -32,6 +32,25 @@ def _is_library_chatter(record) -> bool:
   )
 
 
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with a mistyped config override as a one-line error.
+
+  ml_collections raises AttributeError (with a "did you mean") for a config
+  field that does not exist, from inside flag parsing, before main runs.
+  """
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f'Error: {e}', file=sys.stderr)
+  except (AttributeError, KeyError) as e:
+    # The message is the repr of a KeyError, escapes and all.
+    detail = str(e).strip('\'"').replace('\\n', '; ').replace('\n', '; ').replace("\\'", "'")
+    print(f'Error: no such config field: {detail}', file=sys.stderr)
+  except (TypeError, ValueError) as e:
+    print(f'Error: bad config override: {e}', file=sys.stderr)
+  sys.exit(2)
+
+
 def run(main: Callable[[list[str]], None]) -> None:
   """`absl.app.run(main)`, printing a `GanJaxError` as one line and exiting non-zero."""
 
@@ -47,4 +66,4 @@ def run(main: Callable[[list[str]], None]) -> None:
       print(f'{prefix}{e}', file=sys.stderr)
       sys.exit(getattr(e, 'exit_code', 1))
 
-  app.run(main_with_clean_errors)
+  app.run(main_with_clean_errors, flags_parser=_parse_flags)

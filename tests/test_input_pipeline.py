@@ -186,3 +186,15 @@ def test_folder_errors(tmp_path, make, message):
   make(root)
   with pytest.raises(errors.DataError, match=message):
     input_pipeline.get_source(_data_config('folder', path=str(root), image_size=16))
+
+
+def test_celeb_a_gets_dcgans_108_crop(monkeypatch):
+  monkeypatch.setattr(input_pipeline, '_network_reachable', lambda: True)
+  with tfds.testing.mock_data(num_examples=4):
+    dataset, info = input_pipeline.get_source(_data_config('celeb_a', image_size=64))
+    raw = tfds.data_source('celeb_a', split='train')[0]['image']
+    assert raw.shape == (218, 178, 3)
+    np.testing.assert_array_equal(
+      dataset[0]['image'], input_pipeline.centre_crop_and_resize(np.asarray(raw), 64, crop_size=108)
+    )
+  assert info.image_shape == (64, 64, 3)
