@@ -502,6 +502,8 @@ def restore_for_sampling(
     CheckpointError: if `workdir` has no checkpoint.
   """
   info = workdirs.read_data_info(workdir)
+  # A run written before a train field existed gets that field's default.
+  config = ml_collections.ConfigDict({**config.to_dict(), 'train': train_config(**config.train)})
   parts = build(config, info.image_shape)
   manager = checkpoint.create_manager(workdir, config.train.checkpoints_to_keep)
   state = checkpoint.restore_latest(manager, initial_state(config, parts, info.image_shape))
