@@ -15,6 +15,21 @@ import numpy as np
 DEFAULT_BLOCK_SIZE = 256
 
 
+def as_point_sets(a, b, names: tuple[str, str] = ('real', 'fake')):
+  """(a, b) as float arrays, checked to be [n, d] and [m, d] with one d.
+
+  Raises:
+    ValueError: naming the two sets and their shapes otherwise.
+  """
+  a, b = jnp.asarray(a, dtype=float), jnp.asarray(b, dtype=float)
+  if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+    raise ValueError(
+      f'{names[0]} and {names[1]} must be [n, d] with the same d; got {a.shape} and {b.shape}. '
+      'Flatten images to vectors, or use features from the same network layer for both.'
+    )
+  return a, b
+
+
 def pairwise_squared_distances(a, b):
   """Squared Euclidean distances ||a_i - b_j||^2.
 

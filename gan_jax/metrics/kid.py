@@ -11,9 +11,9 @@ standard deviation.
 import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from gan_jax.metrics import distances
 from gan_jax.metrics import mmd
 
 
@@ -42,13 +42,7 @@ def kernel_inception_distance(real, fake, num_subsets=100, subset_size=1000, *, 
   Returns:
     (mean, std) of the per-subset MMD^2 values as Python floats.
   """
-  real = jnp.asarray(real, dtype=float)
-  fake = jnp.asarray(fake, dtype=float)
-  if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-    raise ValueError(
-      f'real and fake must be [N, d] with the same d; got {real.shape} and {fake.shape}. '
-      'Use features from the same network layer for both.'
-    )
+  real, fake = distances.as_point_sets(real, fake)
   subset_size = min(subset_size, real.shape[0], fake.shape[0])
   if subset_size < 2:
     raise ValueError(

@@ -117,13 +117,7 @@ def mmd2(x, y, kernel='gaussian', bandwidth=None, unbiased=True):
   """
   if kernel not in KERNELS:
     raise errors.unknown_name_error('kernel', kernel, KERNELS)
-  x = jnp.asarray(x, dtype=float)
-  y = jnp.asarray(y, dtype=float)
-  if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-    raise ValueError(
-      f'x and y must be [n, d] with the same d; got {x.shape} and {y.shape}. '
-      'Flatten samples to vectors.'
-    )
+  x, y = distances.as_point_sets(x, y, ('x', 'y'))
   smallest = 2 if unbiased else 1
   if min(x.shape[0], y.shape[0]) < smallest:
     raise ValueError(

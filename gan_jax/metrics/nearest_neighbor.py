@@ -46,13 +46,7 @@ def one_nn_accuracy(real, fake, *, block_size=distances.DEFAULT_BLOCK_SIZE):
     points, over the real points only, over the fake points only. About 0.5
     when both sets come from one distribution, 1.0 when they are separated.
   """
-  real = jnp.asarray(real, dtype=float)
-  fake = jnp.asarray(fake, dtype=float)
-  if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-    raise ValueError(
-      f'real and fake must be [n, d] with the same d; got {real.shape} and '
-      f'{fake.shape}. Flatten samples or use features from the same layer.'
-    )
+  real, fake = distances.as_point_sets(real, fake)
   if real.shape[0] < 1 or fake.shape[0] < 1:
     raise ValueError('real and fake need at least one point each.')
   pooled = jnp.concatenate([real, fake])

@@ -69,13 +69,7 @@ def parzen_log_density(samples, points, sigma, *, batch_size=DEFAULT_BATCH_SIZE)
   Returns:
     [M] numpy array of log p(x) in nats.
   """
-  samples = jnp.asarray(samples, dtype=float)
-  points = jnp.asarray(points, dtype=float)
-  if samples.ndim != 2 or points.ndim != 2 or samples.shape[1] != points.shape[1]:
-    raise ValueError(
-      f'samples and points must be [n, d] with the same d; got {samples.shape} and '
-      f'{points.shape}. Flatten images to vectors before calling.'
-    )
+  samples, points = distances.as_point_sets(samples, points, ('samples', 'points'))
   if samples.shape[0] < 1 or points.shape[0] < 1:
     raise ValueError('samples and points need at least one row each.')
   if not sigma > 0:

@@ -53,13 +53,7 @@ def _ball_is_occupied(centers, squared_radii, points, block_size):
 
 
 def _as_feature_pair(real, fake, k):
-  real = jnp.asarray(real, dtype=float)
-  fake = jnp.asarray(fake, dtype=float)
-  if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-    raise ValueError(
-      f'real and fake must be [n, d] with the same d; got {real.shape} and {fake.shape}. '
-      'Use features from the same network layer for both.'
-    )
+  real, fake = distances.as_point_sets(real, fake)
   if fake.shape[0] < 1:
     raise ValueError('fake needs at least one point.')
   if k < 1:
