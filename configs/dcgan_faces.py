@@ -19,6 +19,7 @@ import ml_collections
 
 from gan_jax import input_pipeline
 from gan_jax import optimizers
+from gan_jax import penalties
 from gan_jax import train
 
 
@@ -37,6 +38,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'non_saturating'
+
+  # No penalty (the gradient penalties need a D without batch norm), no clipping.
+  config.penalty = penalties.penalty_config()
 
   config.optimizer = ml_collections.ConfigDict()
   # The paper: Adam, learning rate 2e-4, beta1 0.5 for both players.

@@ -16,6 +16,7 @@ import ml_collections
 
 from gan_jax import input_pipeline
 from gan_jax import optimizers
+from gan_jax import penalties
 from gan_jax import train
 
 
@@ -37,6 +38,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'non_saturating'  # Goodfellow et al. 2014, section 3.
+
+  # No penalty on D, no weight clipping; see gan_jax/penalties.py for the choices.
+  config.penalty = penalties.penalty_config()
 
   config.optimizer = ml_collections.ConfigDict()
   # Adam as in DCGAN (lr 2e-4, b1 0.5); the paper's momentum SGD is

@@ -30,6 +30,7 @@ from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import models
 from gan_jax import optimizers
+from gan_jax import penalties
 from gan_jax import summaries
 from gan_jax import workdirs
 from gan_jax.state import GANState, PlayerState
@@ -121,6 +122,9 @@ def train_step(
   discriminator_optimizer: optax.GradientTransformation,
   latent_dim: int,
   reuse_noise_for_generator: bool = False,
+  penalty: penalties.Penalty = penalties.none,
+  penalty_weight: float = 0.0,
+  clip_weights: float = 0.0,
 ) -> tuple[GANState, Metrics]:
   """One step of Algorithm 1 on one device, inside `pmap(axis_name=BATCH_AXIS)`.
 
@@ -134,11 +138,16 @@ def train_step(
       Algorithm 1 does. True reuses the noise, and G's forward pass, of the
       last D update, as the DCGAN reference implementation does: one G forward
       pass less per step (G's parameters are the same in both).
+    penalty, penalty_weight: D minimizes loss + penalty_weight * penalty, on
+      this device's share of the batch (see `gan_jax.penalties`).
+    clip_weights: c > 0 clips D's parameters to [-c, c] after each D update
+      (WGAN); 0 does not clip.
 
   Returns:
-    The new state, and metrics averaged over devices: d_loss, d_loss_real,
-    d_loss_fake, d_real = mean D(x), d_fake = mean D(G(z)) (means over the k
-    D updates), d_grad_norm, g_loss, g_grad_norm.
+    The new state, and metrics averaged over devices: d_loss (the adversarial
+    term, without the penalty), d_loss_real, d_loss_fake, d_penalty (the
+    unweighted penalty), d_real = mean D(x), d_fake = mean D(G(z)) (means over
+    the k D updates), d_grad_norm (of the penalized loss), g_loss, g_grad_norm.
   """
   discriminator_steps, batch_size = real_images.shape[:2]
   step_rng = jax.random.fold_in(state.rng, state.step)
@@ -157,6 +166,9 @@ def train_step(
   def discriminator_update(d: PlayerState, real: jax.Array, rng: jax.Array):
     generator_rng, dropout_rng = jax.random.split(rng)
     dropout_rng = jax.random.fold_in(dropout_rng, device_index)
+    # Folded, not split, so that runs without a penalty draw what they drew
+    # before penalties existed; per device, like the dropout key.
+    penalty_rng = jax.random.fold_in(jax.random.fold_in(rng, 1), device_index)
     # G's model state is updated in G's own update only; the pullback is dead
     # code that XLA drops unless G's update reuses this forward pass.
     fake, generator_pullback, generator_model_state = generator_forward(generator_rng)
@@ -170,21 +182,30 @@ def train_step(
       )
       fake_logits, model_state = _apply_train(discriminator, params, model_state, fake, dropout_rng)
       terms = loss(real_logits, fake_logits)
-      return terms.discriminator, (terms, real_logits, fake_logits, model_state)
+      # The penalty's forward passes see D's model state of this update; their
+      # updates of it are dropped, so only the loss's two passes move it.
+      discriminator_fn = lambda penalty_params, images: _apply_train(
+        discriminator, penalty_params, d.model_state, images, dropout_rng
+      )[0]
+      penalty_value = penalty(discriminator_fn, params, real, fake, penalty_rng)
+      total = terms.discriminator + penalty_weight * penalty_value
+      return total, (terms, penalty_value, real_logits, fake_logits, model_state)
 
-    grads, (terms, real_logits, fake_logits, model_state) = jax.grad(loss_fn, has_aux=True)(
-      d.params
-    )
+    grads, aux = jax.grad(loss_fn, has_aux=True)(d.params)
+    terms, penalty_value, real_logits, fake_logits, model_state = aux
     grads = lax.pmean(grads, BATCH_AXIS)
     metrics = {
       'd_loss': terms.discriminator,
       'd_loss_real': terms.discriminator_real,
       'd_loss_fake': terms.discriminator_fake,
+      'd_penalty': penalty_value,
       'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
       'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
       'd_grad_norm': optax.tree.norm(grads),
     }
     new_d = _update(d, grads, discriminator_optimizer, model_state)
+    if clip_weights > 0:
+      new_d = new_d.replace(params=penalties.clip_weights(new_d.params, clip_weights))
     return new_d, metrics, (fake, generator_pullback, generator_model_state)
 
   # A Python loop, not lax.scan: with D's state carried through a scan (even
@@ -353,14 +374,26 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
 
 
 def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
-  """The static parts of a run named by the config: models, loss, optimizers.
+  """The static parts of a run named by the config: models, loss, penalty, optimizers.
 
   Raises:
-    ConfigError: for an unknown name or an invalid value.
+    ConfigError: for an unknown name, an invalid value or combination.
   """
   if config.train.discriminator_steps < 1:
     raise errors.ConfigError(
       f'train.discriminator_steps must be >= 1 (k of Algorithm 1), got {config.train.discriminator_steps}.'
+    )
+  penalty = penalties.get_penalty(config.penalty.name)
+  if config.penalty.weight < 0 or config.penalty.clip_weights < 0:
+    raise errors.ConfigError(
+      'penalty.weight and penalty.clip_weights must be >= 0, got '
+      f'{config.penalty.weight} and {config.penalty.clip_weights}.'
+    )
+  if config.penalty.name in penalties.INPUT_GRADIENT_PENALTIES and config.model.name == 'dcgan':
+    raise errors.ConfigError(
+      f'penalty.name={config.penalty.name!r} penalizes per-example gradients of D, but the '
+      "dcgan discriminator has batch norm, which couples the examples; use model.name='mlp' "
+      "or penalty.name='none' or 'l2'."
     )
   generator, discriminator = models.get_models(
     config.model, image_shape, batch_axis_name=BATCH_AXIS
@@ -373,6 +406,9 @@ def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
     discriminator_optimizer=optimizers.get_optimizer(config.optimizer.discriminator),
     latent_dim=config.model.latent_dim,
     reuse_noise_for_generator=config.train.reuse_noise_for_generator,
+    penalty=penalty,
+    penalty_weight=config.penalty.weight,
+    clip_weights=config.penalty.clip_weights,
   )
 
 
@@ -502,8 +538,14 @@ def restore_for_sampling(
     CheckpointError: if `workdir` has no checkpoint.
   """
   info = workdirs.read_data_info(workdir)
-  # A run written before a train field existed gets that field's default.
-  config = ml_collections.ConfigDict({**config.to_dict(), 'train': train_config(**config.train)})
+  # A run written before a train field (or the penalty section) existed gets its default.
+  config = ml_collections.ConfigDict(
+    {
+      **config.to_dict(),
+      'train': train_config(**config.train),
+      'penalty': penalties.penalty_config(**config.get('penalty', {})),
+    }
+  )
   parts = build(config, info.image_shape)
   manager = checkpoint.create_manager(workdir, config.train.checkpoints_to_keep)
   state = checkpoint.restore_latest(manager, initial_state(config, parts, info.image_shape))
