@@ -18,6 +18,7 @@ flag away:
 import ml_collections
 
 from gan_jax import input_pipeline
+from gan_jax import losses
 from gan_jax import optimizers
 from gan_jax import penalties
 from gan_jax import train
@@ -36,8 +37,8 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.model.latent_dim = 100  # z ~ N(0, I) in 100 dimensions, as in the paper.
   config.model.base_width = 64  # G: 512 -> 256 -> 128 -> 64 -> 3; D mirrors it.
 
-  config.loss = ml_collections.ConfigDict()
-  config.loss.name = 'non_saturating'
+  # --config.loss.real_label=0.9 for one-sided label smoothing.
+  config.loss = losses.loss_config(name='non_saturating')
 
   # No penalty (the gradient penalties need a D without batch norm), no clipping.
   config.penalty = penalties.penalty_config()

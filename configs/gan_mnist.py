@@ -15,6 +15,7 @@ or --config.loss.name=minimax (the saturating form of Eq. 1).
 import ml_collections
 
 from gan_jax import input_pipeline
+from gan_jax import losses
 from gan_jax import optimizers
 from gan_jax import penalties
 from gan_jax import train
@@ -36,8 +37,8 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.model.discriminator_hidden_sizes = (256, 256)
   config.model.discriminator_dropout = 0.0
 
-  config.loss = ml_collections.ConfigDict()
-  config.loss.name = 'non_saturating'  # Goodfellow et al. 2014, section 3.
+  # Goodfellow et al. 2014, section 3; --config.loss.real_label=0.9 smooths D's real targets.
+  config.loss = losses.loss_config(name='non_saturating')
 
   # No penalty on D, no weight clipping; see gan_jax/penalties.py for the choices.
   config.penalty = penalties.penalty_config()

@@ -13,10 +13,12 @@ log(1 - D) = -softplus(l) are exact and stable for any logit, where
 log(sigmoid(l)) underflows to -inf once sigmoid(l) rounds to 0.
 """
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from gan_jax import errors
 
@@ -40,12 +42,19 @@ class LossTerms(NamedTuple):
 Loss = Callable[[jax.Array, jax.Array], LossTerms]
 
 
-def _discriminator_cross_entropy(real_logits, fake_logits):
-  """-E[log D(x)] and -E[log(1 - D(G(z)))]: D's side of the value function V(D, G)."""
-  return jnp.mean(jax.nn.softplus(-real_logits)), jnp.mean(jax.nn.softplus(fake_logits))
+def _discriminator_cross_entropy(real_logits, fake_logits, real_label=1.0):
+  """-E[log D(x)] and -E[log(1 - D(G(z)))]: D's side of the value function V(D, G).
+
+  With real_label s < 1 the real term is the cross-entropy against target s,
+  -E[s log D(x) + (1 - s) log(1 - D(x))]: one-sided label smoothing.
+  """
+  real_term = real_label * jax.nn.softplus(-real_logits) + (1.0 - real_label) * jax.nn.softplus(
+    real_logits
+  )
+  return jnp.mean(real_term), jnp.mean(jax.nn.softplus(fake_logits))
 
 
-def minimax(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
+def minimax(real_logits: jax.Array, fake_logits: jax.Array, real_label: float = 1.0) -> LossTerms:
   """The zero-sum game of Goodfellow et al. 2014, Eq. 1, exactly.
 
   min_G max_D V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))].
@@ -56,14 +65,17 @@ def minimax(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
   Args:
     real_logits: [batch] logits of D on real data.
     fake_logits: [batch] logits of D on generated data.
+    real_label: D's target on real data; 0.9 is one-sided label smoothing.
   """
-  real_term, fake_term = _discriminator_cross_entropy(real_logits, fake_logits)
+  real_term, fake_term = _discriminator_cross_entropy(real_logits, fake_logits, real_label)
   # log(1 - sigmoid(l)) = -softplus(l).
   generator = -jnp.mean(jax.nn.softplus(fake_logits))
   return LossTerms(real_term + fake_term, real_term, fake_term, generator)
 
 
-def non_saturating(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
+def non_saturating(
+  real_logits: jax.Array, fake_logits: jax.Array, real_label: float = 1.0
+) -> LossTerms:
   """The non-saturating game of Goodfellow et al. 2014, section 3.
 
   D's loss is that of `minimax`; G maximizes E_z[log D(G(z))] instead, which has
@@ -72,8 +84,9 @@ def non_saturating(real_logits: jax.Array, fake_logits: jax.Array) -> LossTerms:
   Args:
     real_logits: [batch] logits of D on real data.
     fake_logits: [batch] logits of D on generated data.
+    real_label: D's target on real data; 0.9 is one-sided label smoothing.
   """
-  real_term, fake_term = _discriminator_cross_entropy(real_logits, fake_logits)
+  real_term, fake_term = _discriminator_cross_entropy(real_logits, fake_logits, real_label)
   # -log(sigmoid(l)) = softplus(-l).
   generator = jnp.mean(jax.nn.softplus(-fake_logits))
   return LossTerms(real_term + fake_term, real_term, fake_term, generator)
@@ -154,8 +167,37 @@ LOSSES: dict[str, Loss] = {
 }
 
 
-def get_loss(name: str) -> Loss:
-  """The loss called `name`; raises `ConfigError` listing the valid names."""
-  if name not in LOSSES:
-    raise errors.unknown_name_error('loss', name, LOSSES)
-  return LOSSES[name]
+# The losses whose D term is a cross-entropy against a real label.
+SMOOTHABLE_LOSSES = ('minimax', 'non_saturating')
+
+
+def loss_config(**overrides) -> ml_collections.ConfigDict:
+  """A config's `loss` section with every field:
+
+  name:        a key of `LOSSES`.
+  real_label:  D's target on real data; 0.9 is one-sided label smoothing
+               (Salimans et al. 2016; seed 001): real targets 0.9, fake
+               targets stay 0. Only for the SMOOTHABLE_LOSSES.
+  """
+  config = ml_collections.ConfigDict(dict(name='non_saturating', real_label=1.0))
+  config.update(overrides)
+  return config
+
+
+def get_loss(config: ml_collections.ConfigDict) -> Loss:
+  """The loss of a config's `loss` section.
+
+  Raises:
+    ConfigError: for an unknown name (listing the valid ones), or a label
+      smoothing the loss has no use for.
+  """
+  if config.name not in LOSSES:
+    raise errors.unknown_name_error('loss', config.name, LOSSES)
+  if config.real_label == 1.0:
+    return LOSSES[config.name]
+  if config.name not in SMOOTHABLE_LOSSES or not 0.0 < config.real_label < 1.0:
+    raise errors.ConfigError(
+      f'loss.real_label={config.real_label} smooths the real targets of a cross-entropy loss; it '
+      f'must lie in (0, 1] and needs loss.name in {", ".join(SMOOTHABLE_LOSSES)}, not {config.name!r}.'
+    )
+  return functools.partial(LOSSES[config.name], real_label=config.real_label)

@@ -401,7 +401,7 @@ def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
   return dict(
     generator=generator,
     discriminator=discriminator,
-    loss=losses.get_loss(config.loss.name),
+    loss=losses.get_loss(config.loss),
     generator_optimizer=optimizers.get_optimizer(config.optimizer.generator),
     discriminator_optimizer=optimizers.get_optimizer(config.optimizer.discriminator),
     latent_dim=config.model.latent_dim,
@@ -538,10 +538,11 @@ def restore_for_sampling(
     CheckpointError: if `workdir` has no checkpoint.
   """
   info = workdirs.read_data_info(workdir)
-  # A run written before a train field (or the penalty section) existed gets its default.
+  # A run written before a field (or the penalty section) existed gets its default.
   config = ml_collections.ConfigDict(
     {
       **config.to_dict(),
+      'loss': losses.loss_config(**config.loss),
       'train': train_config(**config.train),
       'penalty': penalties.penalty_config(**config.get('penalty', {})),
     }

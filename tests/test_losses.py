@@ -17,7 +17,7 @@ CROSS_ENTROPY_LOSSES = ['minimax', 'non_saturating', 'relativistic_average']
 @pytest.mark.parametrize('name', CROSS_ENTROPY_LOSSES)
 def test_at_chance_discriminator_loss_is_2_log_2(name):
   # D = 1/2 everywhere (logit 0): -log(1/2) - log(1 - 1/2) = 2 log 2.
-  terms = losses.get_loss(name)(jnp.zeros(8), jnp.zeros(8))
+  terms = losses.LOSSES[name](jnp.zeros(8), jnp.zeros(8))
   np.testing.assert_allclose(terms.discriminator, 2 * LOG2, rtol=1e-6)
   np.testing.assert_allclose(terms.discriminator_real, LOG2, rtol=1e-6)
   np.testing.assert_allclose(terms.discriminator_fake, LOG2, rtol=1e-6)
@@ -42,7 +42,7 @@ def test_matches_probability_form_on_moderate_logits(name):
     'minimax': np.mean(np.log(1 - d_fake)),
     'non_saturating': -np.mean(np.log(d_fake)),
   }[name]
-  terms = losses.get_loss(name)(jnp.asarray(real_logits), jnp.asarray(fake_logits))
+  terms = losses.LOSSES[name](jnp.asarray(real_logits), jnp.asarray(fake_logits))
   np.testing.assert_allclose(
     terms.discriminator, -np.mean(np.log(d_real)) - np.mean(np.log(1 - d_fake)), rtol=1e-5
   )
@@ -52,7 +52,7 @@ def test_matches_probability_form_on_moderate_logits(name):
 @pytest.mark.parametrize('name', sorted(losses.LOSSES))
 def test_finite_at_saturated_logits(name):
   extreme = jnp.array([-200.0, 200.0])
-  terms = losses.get_loss(name)(extreme, extreme)
+  terms = losses.LOSSES[name](extreme, extreme)
   assert all(np.isfinite(t) for t in terms)
 
 
@@ -86,7 +86,7 @@ def test_discriminator_gradient_signs():
 
 def test_unknown_loss_lists_valid_names():
   with pytest.raises(errors.ConfigError, match='non_saturating') as info:
-    losses.get_loss('vanilla')
+    losses.get_loss(losses.loss_config(name='vanilla'))
   assert "'vanilla'" in str(info.value)
 
 
@@ -134,9 +134,34 @@ def test_relativistic_average_against_hand_computation():
 def test_gradient_signs(name):
   # Every loss has D push real outputs up and fake ones down, and G push fake
   # outputs up, at a point where D cannot yet tell them apart.
-  loss = losses.get_loss(name)
+  loss = losses.LOSSES[name]
   real, fake = jnp.full(4, 0.5), jnp.full(4, 0.25)
   d_real = jax.grad(lambda r: loss(r, fake).discriminator)(real)
   d_fake = jax.grad(lambda f: loss(real, f).discriminator)(fake)
   g_fake = jax.grad(lambda f: loss(real, f).generator)(fake)
   assert (d_real < 0).all() and (d_fake > 0).all() and (g_fake < 0).all()
+
+
+@pytest.mark.parametrize('name', losses.SMOOTHABLE_LOSSES)
+def test_one_sided_label_smoothing(name):
+  smoothed = losses.get_loss(losses.loss_config(name=name, real_label=0.9))
+  # D's best real logit is now logit(0.9) = log 9, not +inf: the real term's
+  # gradient vanishes there, and at logit 0 the term is still log 2.
+  real_gradient = jax.grad(lambda r: smoothed(r, jnp.zeros(1)).discriminator_real)
+  np.testing.assert_allclose(real_gradient(jnp.array([np.log(9.0)])), 0.0, atol=1e-7)
+  assert real_gradient(jnp.array([5.0]))[0] > 0  # Overconfidence on real data costs.
+  np.testing.assert_allclose(
+    smoothed(jnp.zeros(4), jnp.zeros(4)).discriminator_real, LOG2, rtol=1e-6
+  )
+  # Fake targets stay 0, and G's loss is unchanged.
+  logits = jnp.array([-1.0, 0.5, 2.0])
+  plain = losses.LOSSES[name](logits, logits)
+  np.testing.assert_allclose(smoothed(logits, logits).discriminator_fake, plain.discriminator_fake)
+  np.testing.assert_allclose(smoothed(logits, logits).generator, plain.generator)
+
+
+def test_label_smoothing_is_rejected_where_it_means_nothing():
+  with pytest.raises(errors.ConfigError, match='loss.real_label=0.9 smooths'):
+    losses.get_loss(losses.loss_config(name='wasserstein', real_label=0.9))
+  with pytest.raises(errors.ConfigError, match='must lie in'):
+    losses.get_loss(losses.loss_config(name='minimax', real_label=1.5))
