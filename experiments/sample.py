@@ -1,6 +1,6 @@
 r"""Draws samples from a trained run: python -m experiments.sample --workdir=DIR [--num_samples=N].
 
-Loads the latest checkpoint in DIR and writes DIR/samples/sample_grid.png and
+Loads the latest checkpoint in DIR (G's EMA params if the run kept them) and writes DIR/samples/sample_grid.png and
 DIR/samples/samples.npz (float32 [N, H, W, C] in [-1, 1]).
 """
 
@@ -29,7 +29,7 @@ def main(argv):
   z = jax.random.normal(
     jax.random.PRNGKey(_SEED.value), (_NUM_SAMPLES.value, config.model.latent_dim)
   )
-  samples = np.asarray(generate(state.generator, z))
+  samples = np.asarray(generate(state.sampling_generator(), z))
   out_dir = os.path.join(_WORKDIR.value, 'samples')
   images.save_png(os.path.join(out_dir, 'sample_grid.png'), images.image_grid(samples))
   np.savez_compressed(os.path.join(out_dir, 'samples.npz'), samples=samples)

@@ -44,7 +44,14 @@ def restore_latest(manager: ocp.CheckpointManager, target: GANState) -> Optional
   if step is None:
     return None
   _check_shapes(manager, step, target)
-  return manager.restore(step, args=ocp.args.StandardRestore(target))
+  try:
+    return manager.restore(step, args=ocp.args.StandardRestore(target))
+  except ValueError as e:  # Same shapes, but another structure (e.g. a field added since).
+    summary = ' '.join(str(e).split())
+    raise errors.CheckpointError(
+      f'The checkpoint at step {step} in {manager.directory} does not fit the state of this '
+      f'config: {summary} Use a new --workdir, or the version and config that wrote it.'
+    ) from e
 
 
 def _shapes_by_path(tree, prefix: str = '') -> dict[str, tuple]:

@@ -5,7 +5,7 @@ bound to the train step with `functools.partial`, so the state can be
 replicated, donated, checkpointed and restored as a plain pytree.
 """
 
-from typing import Any
+from typing import Any, Optional
 
 import flax
 import jax
@@ -45,9 +45,19 @@ class GANState:
       resumed run repeat an uninterrupted one exactly.
     generator: G's state.
     discriminator: D's state.
+    generator_ema: an exponential moving average of G's params, used for
+      samples and evaluation (Karras et al. 2018; Yazici et al. 2019), or
+      None when the run keeps none (`train.generator_ema_decay` = 0).
   """
 
   step: jax.Array
   rng: jax.Array
   generator: PlayerState
   discriminator: PlayerState
+  generator_ema: Optional[Variables] = None
+
+  def sampling_generator(self) -> PlayerState:
+    """G as it should draw samples: with the EMA params when there are any."""
+    if self.generator_ema is None:
+      return self.generator
+    return self.generator.replace(params=self.generator_ema)

@@ -53,6 +53,7 @@ def create_state(
   discriminator_optimizer: optax.GradientTransformation,
   latent_dim: int,
   image_shape: tuple[int, int, int],
+  generator_ema_decay: float = 0.0,
 ) -> GANState:
   """Initializes both players and their optimizers.
 
@@ -62,6 +63,7 @@ def create_state(
     generator_optimizer, discriminator_optimizer: one optimizer per player.
     latent_dim: size of z.
     image_shape: (height, width, channels) of the data.
+    generator_ema_decay: > 0 keeps an EMA of G's params, starting from them.
   """
   generator_rng, discriminator_rng, run_rng = jax.random.split(rng, 3)
 
@@ -70,15 +72,15 @@ def create_state(
     params = variables.pop('params')
     return PlayerState(params=params, model_state=dict(variables), opt_state=optimizer.init(params))
 
+  g = init_player(generator, generator_rng, jnp.zeros((1, latent_dim)), generator_optimizer)
   return GANState(
     step=jnp.zeros((), jnp.int32),
     rng=run_rng,
-    generator=init_player(
-      generator, generator_rng, jnp.zeros((1, latent_dim)), generator_optimizer
-    ),
+    generator=g,
     discriminator=init_player(
       discriminator, discriminator_rng, jnp.zeros((1, *image_shape)), discriminator_optimizer
     ),
+    generator_ema=jax.tree.map(jnp.copy, g.params) if generator_ema_decay > 0 else None,
   )
 
 
@@ -125,6 +127,7 @@ def train_step(
   penalty: penalties.Penalty = penalties.none,
   penalty_weight: float = 0.0,
   clip_weights: float = 0.0,
+  generator_ema_decay: float = 0.0,
 ) -> tuple[GANState, Metrics]:
   """One step of Algorithm 1 on one device, inside `pmap(axis_name=BATCH_AXIS)`.
 
@@ -142,6 +145,8 @@ def train_step(
       this device's share of the batch (see `gan_jax.penalties`).
     clip_weights: c > 0 clips D's parameters to [-c, c] after each D update
       (WGAN); 0 does not clip.
+    generator_ema_decay: beta > 0 updates state.generator_ema to
+      beta * ema + (1 - beta) * params after G's update.
 
   Returns:
     The new state, and metrics averaged over devices: d_loss (the adversarial
@@ -242,11 +247,14 @@ def train_step(
     'g_loss': g_loss,
     'g_grad_norm': optax.tree.norm(g_grads),
   }
-  new_state = state.replace(
-    step=state.step + 1,
-    generator=_update(g, g_grads, generator_optimizer, g_model_state),
-    discriminator=d,
-  )
+  new_g = _update(g, g_grads, generator_optimizer, g_model_state)
+  new_state = state.replace(step=state.step + 1, generator=new_g, discriminator=d)
+  if generator_ema_decay > 0:
+    new_state = new_state.replace(
+      generator_ema=optax.incremental_update(
+        new_g.params, state.generator_ema, 1.0 - generator_ema_decay
+      )
+    )
   return new_state, lax.pmean(metrics, BATCH_AXIS)
 
 
@@ -347,6 +355,8 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
   num_steps:            train steps (each: k D updates, one G update).
   batch_size:           images per D update, over all devices and processes.
   discriminator_steps:  k of Algorithm 1 (the paper used k = 1).
+  generator_ema_decay:  beta > 0 keeps an EMA of G's params (e.g. 0.999), used
+                        for sample grids and sampling; 0 keeps none.
   reuse_noise_for_generator: G's update reuses the last D update's noise and
                         G forward pass (the DCGAN reference code) instead of
                         drawing fresh noise (Algorithm 1); see `train_step`.
@@ -362,6 +372,7 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
       batch_size=64,
       discriminator_steps=1,
       reuse_noise_for_generator=False,
+      generator_ema_decay=0.0,
       log_every=100,
       sample_every=1_000,
       checkpoint_every=5_000,
@@ -409,6 +420,7 @@ def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
     penalty=penalty,
     penalty_weight=config.penalty.weight,
     clip_weights=config.penalty.clip_weights,
+    generator_ema_decay=config.train.generator_ema_decay,
   )
 
 
@@ -422,6 +434,7 @@ def initial_state(
     'generator_optimizer',
     'discriminator_optimizer',
     'latent_dim',
+    'generator_ema_decay',
   )
   return create_state(
     jax.random.PRNGKey(config.seed),
@@ -478,7 +491,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
     map(input_pipeline.shard, real_batches), size=2, axis_name=BATCH_AXIS
   )
   if start_step == 0:
-    write_samples(0, state.generator)
+    write_samples(0, state.sampling_generator())
 
   replicated = replicate(state)
   progress = _Progress(start_step, num_steps)
@@ -509,7 +522,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
         writer.write_scalars(step, {**logged, 'steps_per_sec': steps_per_sec})
         logging.info(_format_progress(step, num_steps, logged, steps_per_sec, eta))
       if step % config.train.sample_every == 0 or finished:
-        write_samples(step, unreplicated().generator)
+        write_samples(step, unreplicated().sampling_generator())
       if step % config.train.checkpoint_every == 0 or finished or stop.signal_number:
         if pending_metrics:  # Never checkpoint a state whose metrics were not checked.
           check_pending(step)

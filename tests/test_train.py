@@ -122,10 +122,16 @@ def test_train_and_evaluate_writes_the_run_files(tmp_path):
   )
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path):
-  _, uninterrupted = _run(tmp_path, 'straight', num_steps=8, checkpoint_every=4)
-  workdir, _ = _run(tmp_path, 'resumed', num_steps=4, checkpoint_every=4)
-  resumed = train.train_and_evaluate(_tiny_config(num_steps=8, checkpoint_every=4), workdir)
+@pytest.mark.parametrize('ema', [0.0, 0.9])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, ema):
+  _, uninterrupted = _run(
+    tmp_path, 'straight', num_steps=8, checkpoint_every=4, generator_ema_decay=ema
+  )
+  workdir, _ = _run(tmp_path, 'resumed', num_steps=4, checkpoint_every=4, generator_ema_decay=ema)
+  resumed = train.train_and_evaluate(
+    _tiny_config(num_steps=8, checkpoint_every=4, generator_ema_decay=ema), workdir
+  )
+  assert (resumed.generator_ema is None) == (ema == 0)
   assert int(resumed.step) == 8
   jax.tree.map(np.testing.assert_array_equal, resumed, uninterrupted)
   straight = summaries.read_metrics(str(tmp_path / 'straight'))
@@ -250,3 +256,31 @@ def test_one_step_with_every_loss(loss_name):
     new_state.generator.params,
   )
   assert all(jax.tree.leaves(moved))
+
+
+def test_generator_ema_after_n_steps_equals_the_closed_form():
+  beta = 0.5
+  config = _tiny_config(generator_ema_decay=beta)
+  image_shape = (28, 28, 1)
+  state, step = _pmapped_step(config, image_shape, jax.local_devices())
+  batch = _split(
+    np.random.default_rng(0).uniform(-1, 1, (1, 16, *image_shape)).astype(np.float32), 8
+  )
+  params = [state.generator.params]
+  replicated = flax.jax_utils.replicate(state)
+  for _ in range(3):
+    replicated, _ = step(replicated, batch)
+    params.append(jax.tree.map(lambda x: np.asarray(x[0]), replicated.generator.params))
+  # ema_3 = beta^3 p_0 + (1 - beta) (beta^2 p_1 + beta p_2 + p_3).
+  expected = jax.tree.map(
+    lambda p0, p1, p2, p3: beta**3 * p0 + (1 - beta) * (beta**2 * p1 + beta * p2 + p3), *params
+  )
+  ema = jax.tree.map(lambda x: np.asarray(x[0]), replicated.generator_ema)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), ema, expected)
+  final = jax.tree.map(lambda x: x[0], replicated)
+  assert final.sampling_generator().params is final.generator_ema
+
+
+def test_no_ema_unless_asked():
+  state, _ = _pmapped_step(_tiny_config(), (28, 28, 1), jax.local_devices())
+  assert state.generator_ema is None and state.sampling_generator() is state.generator
