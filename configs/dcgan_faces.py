@@ -36,6 +36,8 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.model.name = 'dcgan'
   config.model.latent_dim = 100  # z ~ N(0, I) in 100 dimensions, as in the paper.
   config.model.base_width = 64  # G: 512 -> 256 -> 128 -> 64 -> 3; D mirrors it.
+  # 'batch' as in the paper; 'layer', 'spectral' (SNGAN) or 'none'.
+  config.model.discriminator_normalization = 'batch'
 
   # --config.loss.real_label=0.9 for one-sided label smoothing.
   config.loss = losses.loss_config(name='non_saturating')

@@ -36,6 +36,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.model.generator_hidden_sizes = (256, 256)
   config.model.discriminator_hidden_sizes = (256, 256)
   config.model.discriminator_dropout = 0.0
+  config.model.discriminator_normalization = 'none'  # Or 'layer', 'spectral'.
 
   # Goodfellow et al. 2014, section 3; --config.loss.real_label=0.9 smooths D's real targets.
   config.loss = losses.loss_config(name='non_saturating')

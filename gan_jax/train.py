@@ -400,11 +400,14 @@ def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
       'penalty.weight and penalty.clip_weights must be >= 0, got '
       f'{config.penalty.weight} and {config.penalty.clip_weights}.'
     )
-  if config.penalty.name in penalties.INPUT_GRADIENT_PENALTIES and config.model.name == 'dcgan':
+  if (
+    config.penalty.name in penalties.INPUT_GRADIENT_PENALTIES
+    and config.model.discriminator_normalization == 'batch'
+  ):
     raise errors.ConfigError(
-      f'penalty.name={config.penalty.name!r} penalizes per-example gradients of D, but the '
-      "dcgan discriminator has batch norm, which couples the examples; use model.name='mlp' "
-      "or penalty.name='none' or 'l2'."
+      f'penalty.name={config.penalty.name!r} penalizes per-example gradients of D, but batch '
+      'norm couples the examples; use --config.model.discriminator_normalization=layer '
+      "(or 'spectral', 'none')."
     )
   generator, discriminator = models.get_models(
     config.model, image_shape, batch_axis_name=BATCH_AXIS

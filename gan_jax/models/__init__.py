@@ -14,18 +14,30 @@ import ml_collections
 
 from gan_jax import errors
 from gan_jax.models import dcgan
+from gan_jax.models import layers
 from gan_jax.models import mlp
 
 ModelPair = tuple[nn.Module, nn.Module]
 
 
+def _check_normalization(family: str, normalization: str, valid: tuple[str, ...]) -> None:
+  if normalization not in valid:
+    raise errors.ConfigError(
+      f'model.discriminator_normalization={normalization!r} is not one of the {family} '
+      f"discriminator's: {', '.join(valid)}."
+    )
+
+
 def _mlp(config: ml_collections.ConfigDict, image_shape, batch_axis_name) -> ModelPair:
   del batch_axis_name  # No batch statistics to synchronize.
+  _check_normalization('mlp', config.discriminator_normalization, ('none', 'layer', 'spectral'))
   generator = mlp.Generator(
     image_shape=tuple(image_shape), hidden_sizes=tuple(config.generator_hidden_sizes)
   )
   discriminator = mlp.Discriminator(
-    hidden_sizes=tuple(config.discriminator_hidden_sizes), dropout_rate=config.discriminator_dropout
+    hidden_sizes=tuple(config.discriminator_hidden_sizes),
+    dropout_rate=config.discriminator_dropout,
+    normalization=config.discriminator_normalization,
   )
   return generator, discriminator
 
@@ -37,13 +49,15 @@ def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name) -> M
       f'DCGAN makes square images of side {", ".join(map(str, dcgan.IMAGE_SIZES))}, but the data '
       f'has shape {tuple(image_shape)}; set --config.data.image_size to one of those sides.'
     )
+  _check_normalization('dcgan', config.discriminator_normalization, layers.NORMALIZATIONS)
   shared = dict(
     image_size=height,
     channels=channels,
     base_width=config.base_width,
     batch_axis_name=batch_axis_name,
   )
-  return dcgan.Generator(**shared), dcgan.Discriminator(**shared)
+  discriminator = dcgan.Discriminator(**shared, normalization=config.discriminator_normalization)
+  return dcgan.Generator(**shared), discriminator
 
 
 MODELS: dict[str, Callable[..., ModelPair]] = {

@@ -111,12 +111,16 @@ class Discriminator(nn.Module):
       the channels of the previous.
     batch_axis_name: pmap axis over which BatchNorm averages batch statistics
       in training, or None outside pmap.
+    normalization: of the hidden layers, one of `layers.NORMALIZATIONS`:
+      'batch' (the paper), 'layer' (a WGAN-GP critic), 'spectral' (SNGAN,
+      every convolution), 'none'.
   """
 
   image_size: int = 64
   channels: int = 3
   base_width: int = 64
   batch_axis_name: Optional[str] = None
+  normalization: str = 'batch'
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
@@ -131,18 +135,20 @@ class Discriminator(nn.Module):
     for stage in range(num_stages):
       # flax's nn.Conv is kept: unlike a transposed convolution's, the
       # gradients of a strided convolution cost XLA:CPU 1-3 forward passes.
-      h = nn.Conv(
+      conv = nn.Conv(
         self.base_width * 2**stage,
         (4, 4),
         strides=(2, 2),
         padding=((1, 1), (1, 1)),
         use_bias=False,
         kernel_init=_weight_init,
-      )(h)
-      if stage > 0:  # As in the paper: no BatchNorm on D's input layer.
-        h = batch_norm()(h)
+      )
+      h = layers.spectrally_normalized(conv, self.normalization, train)(h)
+      if stage > 0:  # As in the paper: no normalization of D's input layer.
+        h = layers.feature_normalization(self.normalization, batch_norm)(h)
       h = nn.leaky_relu(h, negative_slope=0.2)
-    logits = nn.Conv(
+    last = nn.Conv(
       1, (last_map_size, last_map_size), padding='VALID', use_bias=False, kernel_init=_weight_init
-    )(h)
+    )
+    logits = layers.spectrally_normalized(last, self.normalization, train)(h)
     return logits.reshape(x.shape[0])

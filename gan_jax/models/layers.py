@@ -122,3 +122,34 @@ class ConvTransposeFromVector(nn.Module):
       'kernel', self.kernel_init, (self.size, self.size, x.shape[-1], self.features)
     )
     return jnp.einsum('bi,hwio->bhwo', x, kernel[::-1, ::-1])
+
+
+# How a discriminator may normalize its hidden layers.
+NORMALIZATIONS = ('batch', 'layer', 'spectral', 'none')
+
+
+def spectrally_normalized(layer: nn.Module, normalization: str, train: bool):
+  """`layer` as a function of its input, its weight divided by its largest
+  singular value (Miyato et al. 2018, Eq. 7, estimated by one power iteration
+  per training step) when `normalization` is 'spectral'; `layer` as is else.
+
+  The power iteration's vector u and the estimate sigma live in the
+  'batch_stats' collection, so they are updated in training, checkpointed and
+  used as they are in evaluation, like batch-norm statistics.
+  """
+  if normalization != 'spectral':
+    return layer
+  return lambda x: nn.SpectralNorm(layer)(x, update_stats=train)
+
+
+def feature_normalization(normalization: str, batch_norm):
+  """The normalization applied after a hidden layer: `batch_norm()` for
+  'batch', a LayerNorm over the features for 'layer' (the WGAN-GP critic's
+  choice: no coupling between examples, Gulrajani et al. 2017), identity for
+  'spectral' and 'none' (spectral normalization acts on the weights instead).
+  """
+  if normalization == 'batch':
+    return batch_norm()
+  if normalization == 'layer':
+    return nn.LayerNorm(epsilon=1e-5)
+  return lambda h: h

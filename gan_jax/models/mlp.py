@@ -14,6 +14,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models import layers
+
 
 class Generator(nn.Module):
   """MLP generator: latent vectors to images in [-1, 1].
@@ -44,10 +46,13 @@ class Discriminator(nn.Module):
     hidden_sizes: width of each hidden layer.
     dropout_rate: dropout after each hidden activation in training (seed 002
       regularizes D this way); needs a 'dropout' rng when non-zero.
+    normalization: 'none', 'layer' (LayerNorm after each hidden layer) or
+      'spectral' (every dense layer spectrally normalized).
   """
 
   hidden_sizes: Sequence[int] = (256, 256)
   dropout_rate: float = 0.0
+  normalization: str = 'none'
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
@@ -55,6 +60,8 @@ class Discriminator(nn.Module):
     del labels  # Unconditional.
     h = x.reshape((x.shape[0], -1))
     for width in self.hidden_sizes:
-      h = nn.leaky_relu(nn.Dense(width)(h), negative_slope=0.2)
+      h = layers.spectrally_normalized(nn.Dense(width), self.normalization, train)(h)
+      h = layers.feature_normalization(self.normalization, batch_norm=None)(h)
+      h = nn.leaky_relu(h, negative_slope=0.2)
       h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-    return nn.Dense(1)(h)[:, 0]
+    return layers.spectrally_normalized(nn.Dense(1), self.normalization, train)(h)[:, 0]
