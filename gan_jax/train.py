@@ -458,9 +458,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   """
   is_chief = jax.process_index() == 0
   source, info = input_pipeline.get_source(config.data)
-  workdirs.prepare(workdir, config, info, write=is_chief)
   parts = build(config, info.image_shape)
   input_pipeline.per_process_batch_size(config.train.batch_size)  # Fails early if uneven.
+  workdirs.prepare(workdir, config, info, write=is_chief)
   logging.info('Data %s: %d images of shape %s.', info.name, info.num_examples, info.image_shape)
 
   manager = checkpoint.create_manager(workdir, config.train.checkpoints_to_keep)
@@ -512,30 +512,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
     _check_finite(averaged, step, last_checkpoint)
     return averaged
 
-  with _StopRequest() as stop:
-    step = start_step
-    while step < num_steps:
-      replicated, metrics = step_fn(replicated, next(device_batches))
-      pending_metrics.append(metrics)
-      step += 1
-      finished = step == num_steps
-      if step % config.train.log_every == 0 or finished:
-        logged = check_pending(step)
-        steps_per_sec, eta = progress.update(step)
-        writer.write_scalars(step, {**logged, 'steps_per_sec': steps_per_sec})
-        logging.info(_format_progress(step, num_steps, logged, steps_per_sec, eta))
-      if step % config.train.sample_every == 0 or finished:
-        write_samples(step, unreplicated().sampling_generator())
-      if step % config.train.checkpoint_every == 0 or finished or stop.signal_number:
-        if pending_metrics:  # Never checkpoint a state whose metrics were not checked.
-          check_pending(step)
-        checkpoint.save(manager, unreplicated())
-        last_checkpoint = step
-      if stop.signal_number:
-        break
+  try:
+    with _StopRequest() as stop:
+      step = start_step
+      while step < num_steps:
+        replicated, metrics = step_fn(replicated, next(device_batches))
+        pending_metrics.append(metrics)
+        step += 1
+        finished = step == num_steps
+        if step % config.train.log_every == 0 or finished:
+          logged = check_pending(step)
+          steps_per_sec, eta = progress.update(step)
+          writer.write_scalars(step, {**logged, 'steps_per_sec': steps_per_sec})
+          logging.info(_format_progress(step, num_steps, logged, steps_per_sec, eta))
+        if step % config.train.sample_every == 0 or finished:
+          write_samples(step, unreplicated().sampling_generator())
+        if step % config.train.checkpoint_every == 0 or finished or stop.signal_number:
+          if pending_metrics:  # Never checkpoint a state whose metrics were not checked.
+            check_pending(step)
+          checkpoint.save(manager, unreplicated())
+          last_checkpoint = step
+        if stop.signal_number:
+          break
+  finally:
+    # Whatever ends the loop, checkpoints in flight are finished and summaries flushed.
+    manager.wait_until_finished()
+    writer.close()
 
-  manager.wait_until_finished()
-  writer.close()
   if stop.signal_number:
     name = signal.Signals(stop.signal_number).name
     raise errors.Interrupted(
