@@ -17,6 +17,9 @@ IMAGE_SHAPES = {
   'dcgan_faces': (64, 64, 3),
   'dcgan_mnist': (28, 28, 1),
   'gan_mnist': (28, 28, 1),
+  'hinge_sn_cifar10': (32, 32, 3),
+  'lsgan_cifar10': (32, 32, 3),
+  'wgan_gp_cifar10': (32, 32, 3),
   'wgan_gp_mnist': (28, 28, 1),
   'wgan_mnist': (28, 28, 1),
 }
