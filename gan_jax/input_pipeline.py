@@ -166,12 +166,27 @@ def _folder(config: ml_collections.ConfigDict) -> _FolderSource:
   return _FolderSource(readable)
 
 
-def _network_reachable() -> bool:
+def _connects() -> bool:
   try:
     socket.create_connection(_NETWORK_PROBE_HOST, timeout=_NETWORK_PROBE_TIMEOUT_S).close()
     return True
   except OSError:
     return False
+
+
+def _network_reachable() -> bool:
+  """Whether TFDS's download host answers within the probe's timeout.
+
+  The probe runs in a thread because the socket timeout does not bound the
+  name lookup, which can hang for long on a machine without a resolver.
+  """
+  pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+  try:
+    return pool.submit(_connects).result(timeout=_NETWORK_PROBE_TIMEOUT_S)
+  except concurrent.futures.TimeoutError:
+    return False
+  finally:
+    pool.shutdown(wait=False)
 
 
 def _tfds_source(config: ml_collections.ConfigDict) -> Sequence:

@@ -198,3 +198,11 @@ def test_celeb_a_gets_dcgans_108_crop(monkeypatch):
       dataset[0]['image'], input_pipeline.centre_crop_and_resize(np.asarray(raw), 64, crop_size=108)
     )
   assert info.image_shape == (64, 64, 3)
+
+
+def test_network_probe_is_bounded_even_when_the_lookup_hangs(monkeypatch):
+  monkeypatch.setattr(input_pipeline, '_NETWORK_PROBE_TIMEOUT_S', 0.2)
+  monkeypatch.setattr(input_pipeline, '_connects', lambda: time.sleep(5) or True)
+  start = time.perf_counter()
+  assert not input_pipeline._network_reachable()
+  assert time.perf_counter() - start < 2
