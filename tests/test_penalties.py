@@ -185,7 +185,8 @@ def test_input_gradient_penalties_reject_a_batch_norm_discriminator(name):
 def test_l2_and_clipping_work_with_a_batch_norm_discriminator():
   config = dcgan_faces.get_config('tiny')
   config.penalty.update(name='l2', clip_weights=0.01)
-  train.build(config, (64, 64, 3))
+  parts = train.build(config, (64, 64, 3))
+  assert parts['penalty'] is penalties.l2 and parts['clip_weights'] == 0.01
 
 
 def test_negative_weight_is_a_config_error():
