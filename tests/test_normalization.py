@@ -1,7 +1,5 @@
 """Discriminator normalizations: spectral norm against numpy's SVD; every choice trains."""
 
-import functools
-
 import flax.jax_utils
 import flax.linen as nn
 import jax
@@ -13,7 +11,10 @@ from configs import dcgan_faces
 from configs import gan_mnist
 from gan_jax import errors
 from gan_jax import train
+
 from gan_jax.models import layers
+
+import step_helpers
 
 
 class _SpectralDense(nn.Module):
@@ -41,13 +42,8 @@ def test_spectral_norm_brings_the_largest_singular_value_to_one():
 
 
 def _one_step(config, image_shape):
-  parts = train.build(config, image_shape)
-  state = train.initial_state(config, parts, image_shape)
-  step = jax.pmap(functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS)
-  per_device = config.train.batch_size // 8
-  batch = (
-    np.random.default_rng(0).uniform(-1, 1, (8, 1, per_device, *image_shape)).astype(np.float32)
-  )
+  state, step = step_helpers.pmapped_step(config, image_shape)
+  batch = step_helpers.random_device_batch(config.train.batch_size, image_shape)
   return step(flax.jax_utils.replicate(state), batch)
 
 

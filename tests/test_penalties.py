@@ -1,7 +1,5 @@
 """Penalties on D against closed forms, and one train step with each."""
 
-import functools
-
 import flax.jax_utils
 import jax
 import jax.numpy as jnp
@@ -14,6 +12,8 @@ from configs import wgan_mnist
 from gan_jax import errors
 from gan_jax import penalties
 from gan_jax import train
+
+import step_helpers
 
 IMAGE_SHAPE = (4, 4, 1)  # Small images for the closed-form tests.
 MNIST_SHAPE = (28, 28, 1)
@@ -113,26 +113,15 @@ def test_unknown_penalty_lists_the_valid_names():
     penalties.get_penalty('gp')
 
 
-def _pmapped_step(config, image_shape):
-  parts = train.build(config, image_shape)
-  state = train.initial_state(config, parts, image_shape)
-  step = jax.pmap(functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS)
-  return state, step
-
-
-def _device_batch(discriminator_steps=1):
-  """[8 devices, k, 2, 28, 28, 1]: a global batch of 16 per D update."""
-  shape = (jax.local_device_count(), discriminator_steps, 2, *MNIST_SHAPE)
-  return np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
-
-
 @pytest.mark.parametrize('name', sorted(penalties.PENALTIES))
 def test_one_step_with_every_penalty(name):
   config = gan_mnist.get_config('tiny')
   config.loss.name = 'wasserstein'
   config.penalty.name = name
-  state, step = _pmapped_step(config, MNIST_SHAPE)
-  new_state, metrics = step(flax.jax_utils.replicate(state), _device_batch())
+  state, step = step_helpers.pmapped_step(config, MNIST_SHAPE)
+  new_state, metrics = step(
+    flax.jax_utils.replicate(state), step_helpers.random_device_batch(16, MNIST_SHAPE)
+  )
   assert all(np.isfinite(np.asarray(v)).all() for v in metrics.values())
   penalty = np.asarray(metrics['d_penalty'])
   assert (penalty == penalty[0]).all()  # pmean'd: one value on every device.
@@ -154,8 +143,10 @@ def test_penalty_weight_changes_the_discriminator_update():
   for weight in (0.0, 10.0):
     config = gan_mnist.get_config('tiny')
     config.penalty.update(name='gradient_penalty', weight=weight)
-    state, step = _pmapped_step(config, MNIST_SHAPE)
-    new_state, _ = step(flax.jax_utils.replicate(state), _device_batch())
+    state, step = step_helpers.pmapped_step(config, MNIST_SHAPE)
+    new_state, _ = step(
+      flax.jax_utils.replicate(state), step_helpers.random_device_batch(16, MNIST_SHAPE)
+    )
     updates.append(np.asarray(new_state.discriminator.params['Dense_0']['kernel'][0]))
   assert not np.allclose(updates[0], updates[1])
 
@@ -163,8 +154,11 @@ def test_penalty_weight_changes_the_discriminator_update():
 def test_weight_clipping_bounds_every_critic_parameter():
   config = wgan_mnist.get_config('tiny')
   config.optimizer.discriminator.learning_rate = 1e3  # Every step leaves [-c, c] unclipped.
-  state, step = _pmapped_step(config, MNIST_SHAPE)
-  new_state, metrics = step(flax.jax_utils.replicate(state), _device_batch(5))
+  state, step = step_helpers.pmapped_step(config, MNIST_SHAPE)
+  new_state, metrics = step(
+    flax.jax_utils.replicate(state),
+    step_helpers.random_device_batch(16, MNIST_SHAPE, discriminator_steps=5),
+  )
   assert np.isfinite(np.asarray(metrics['d_loss'])).all()
   leaves = jax.tree.leaves(new_state.discriminator.params)
   assert max(np.abs(np.asarray(leaf)).max() for leaf in leaves) <= 0.01

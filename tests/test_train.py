@@ -1,6 +1,5 @@
 """The train step (Algorithm 1) and the training loop."""
 
-import functools
 import json
 import os
 
@@ -18,26 +17,13 @@ from gan_jax import losses
 from gan_jax import summaries
 from gan_jax import train
 
+import step_helpers
+
 
 def _tiny_config(**train_overrides):
   config = gan_mnist.get_config('tiny')
   config.train.update(train_overrides)
   return config
-
-
-def _pmapped_step(config, image_shape, devices):
-  parts = train.build(config, image_shape)
-  state = train.initial_state(config, parts, image_shape)
-  step = jax.pmap(
-    functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS, devices=devices
-  )
-  return state, step
-
-
-def _split(batch, num_devices):
-  """[k, B, ...] -> [devices, k, B / devices, ...]."""
-  k, b = batch.shape[:2]
-  return np.swapaxes(batch.reshape(k, num_devices, b // num_devices, *batch.shape[2:]), 0, 1)
 
 
 @pytest.mark.parametrize('reuse_noise_for_generator', [False, True])
@@ -48,10 +34,10 @@ def test_one_and_eight_devices_compute_the_same_update(reuse_noise_for_generator
   batch = np.random.default_rng(0).uniform(-1, 1, (2, 16, *image_shape)).astype(np.float32)
   results = []
   for devices in (jax.local_devices()[:1], jax.local_devices()):
-    state, step = _pmapped_step(config, image_shape, devices)
+    state, step = step_helpers.pmapped_step(config, image_shape, devices)
     replicated = flax.jax_utils.replicate(state, devices)
     for _ in range(2):
-      replicated, metrics = step(replicated, _split(batch, len(devices)))
+      replicated, metrics = step(replicated, step_helpers.split(batch, len(devices)))
     results.append((jax.tree.map(lambda x: np.asarray(x[0]), replicated), metrics))
   (state_1, metrics_1), (state_8, metrics_8) = results
   jax.tree.map(
@@ -70,9 +56,9 @@ def test_discriminator_learns_to_separate_toy_data():
   config.optimizer.discriminator.learning_rate = 1e-3
   config.optimizer.generator.learning_rate = 1e-6
   image_shape = (28, 28, 1)
-  state, step = _pmapped_step(config, image_shape, jax.local_devices())
+  state, step = step_helpers.pmapped_step(config, image_shape, jax.local_devices())
   replicated = flax.jax_utils.replicate(state)
-  batch = _split(np.full((2, 16, *image_shape), 0.9, np.float32), 8)
+  batch = step_helpers.split(np.full((2, 16, *image_shape), 0.9, np.float32), 8)
   history = []
   for _ in range(4):
     replicated, metrics = step(replicated, batch)
@@ -218,12 +204,12 @@ def test_dcgan_trains_on_an_image_folder(tmp_path):
 
 def test_reusing_the_noise_changes_only_the_generator_update():
   image_shape = (28, 28, 1)
-  batch = _split(
+  batch = step_helpers.split(
     np.random.default_rng(0).uniform(-1, 1, (1, 16, *image_shape)).astype(np.float32), 8
   )
   states = {}
   for reuse in (False, True):
-    state, step = _pmapped_step(
+    state, step = step_helpers.pmapped_step(
       _tiny_config(reuse_noise_for_generator=reuse), image_shape, jax.local_devices()
     )
     new_state, _ = step(flax.jax_utils.replicate(state), batch)
@@ -244,8 +230,8 @@ def test_one_step_with_every_loss(loss_name):
   config = _tiny_config()
   config.loss.name = loss_name
   image_shape = (28, 28, 1)
-  state, step = _pmapped_step(config, image_shape, jax.local_devices())
-  batch = _split(
+  state, step = step_helpers.pmapped_step(config, image_shape, jax.local_devices())
+  batch = step_helpers.split(
     np.random.default_rng(0).uniform(-1, 1, (1, 16, *image_shape)).astype(np.float32), 8
   )
   new_state, metrics = step(flax.jax_utils.replicate(state), batch)
@@ -262,8 +248,8 @@ def test_generator_ema_after_n_steps_equals_the_closed_form():
   beta = 0.5
   config = _tiny_config(generator_ema_decay=beta)
   image_shape = (28, 28, 1)
-  state, step = _pmapped_step(config, image_shape, jax.local_devices())
-  batch = _split(
+  state, step = step_helpers.pmapped_step(config, image_shape, jax.local_devices())
+  batch = step_helpers.split(
     np.random.default_rng(0).uniform(-1, 1, (1, 16, *image_shape)).astype(np.float32), 8
   )
   params = [state.generator.params]
@@ -282,5 +268,5 @@ def test_generator_ema_after_n_steps_equals_the_closed_form():
 
 
 def test_no_ema_unless_asked():
-  state, _ = _pmapped_step(_tiny_config(), (28, 28, 1), jax.local_devices())
+  state, _ = step_helpers.pmapped_step(_tiny_config(), (28, 28, 1), jax.local_devices())
   assert state.generator_ema is None and state.sampling_generator() is state.generator

@@ -1,0 +1,31 @@
+"""What several test modules need to run the pmapped train step directly."""
+
+import functools
+
+import jax
+import numpy as np
+
+from gan_jax import train
+
+
+def pmapped_step(config, image_shape, devices=None):
+  """(initial state, the pmapped train step) of `config`, over `devices` (all by default)."""
+  parts = train.build(config, image_shape)
+  state = train.initial_state(config, parts, image_shape)
+  step = jax.pmap(
+    functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS, devices=devices
+  )
+  return state, step
+
+
+def split(batch, num_devices):
+  """[k, B, ...] -> [devices, k, B / devices, ...]."""
+  k, b = batch.shape[:2]
+  return np.swapaxes(batch.reshape(k, num_devices, b // num_devices, *batch.shape[2:]), 0, 1)
+
+
+def random_device_batch(global_batch_size, image_shape, discriminator_steps=1, seed=0):
+  """Uniform [-1, 1] images split over all local devices: [devices, k, B / devices, ...]."""
+  shape = (discriminator_steps, global_batch_size, *image_shape)
+  batch = np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
+  return split(batch, jax.local_device_count())
