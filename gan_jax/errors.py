@@ -23,6 +23,10 @@ class CheckpointError(GanJaxError):
   """A checkpoint cannot be restored into the state of the current config."""
 
 
+class WeightsError(GanJaxError):
+  """A pretrained weights file (e.g. the FID Inception's) is missing, corrupt or not a state dict."""
+
+
 class TrainingDivergedError(GanJaxError):
   """A loss or gradient norm became NaN or infinite."""
 
