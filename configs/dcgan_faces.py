@@ -38,6 +38,13 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.model.base_width = 64  # G: 512 -> 256 -> 128 -> 64 -> 3; D mirrors it.
   # 'batch' as in the paper; 'layer', 'spectral' (SNGAN) or 'none'.
   config.model.discriminator_normalization = 'batch'
+  # 'batch' as in the paper; 'virtual_batch' (Salimans et al. 2016, over a fixed
+  # reference batch of reference_batch_size z's), 'layer', 'spectral' or 'none'.
+  config.model.generator_normalization = 'batch'
+  config.model.reference_batch_size = 64
+  # 'embedding', 'projection' or 'auxiliary' (AC-GAN) train with labels, on
+  # labeled data: see gan_jax/models/conditioning.py.
+  config.model.conditioning = 'none'
 
   # --config.loss.real_label=0.9 for one-sided label smoothing.
   config.loss = losses.loss_config(name='non_saturating')

@@ -37,6 +37,13 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.model.discriminator_hidden_sizes = (256, 256)
   config.model.discriminator_dropout = 0.0
   config.model.discriminator_normalization = 'none'  # Or 'layer', 'spectral'.
+  # Or 'batch', 'virtual_batch' (Salimans et al. 2016, over a fixed reference
+  # batch of reference_batch_size z's), 'layer', 'spectral'.
+  config.model.generator_normalization = 'none'
+  config.model.reference_batch_size = 64
+  # 'embedding' (cGAN), 'projection' or 'auxiliary' (AC-GAN) train with the
+  # digits' labels: see configs/cgan_mnist.py and gan_jax/models/conditioning.py.
+  config.model.conditioning = 'none'
 
   # Goodfellow et al. 2014, section 3; --config.loss.real_label=0.9 smooths D's real targets.
   config.loss = losses.loss_config(name='non_saturating')

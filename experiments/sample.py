@@ -1,12 +1,12 @@
 r"""Draws samples from a trained run: python -m experiments.sample --workdir=DIR [--num_samples=N].
 
 Loads the latest checkpoint in DIR (G's EMA params if the run kept them) and writes DIR/samples/sample_grid.png and
-DIR/samples/samples.npz (float32 [N, H, W, C] in [-1, 1]).
+DIR/samples/samples.npz (samples: float32 [N, H, W, C] in [-1, 1]; labels: int32 [N] for a class-conditional G,
+whose grid has one row per class and N // num_classes columns).
 """
 
 import os
 
-import jax
 import numpy as np
 from absl import flags
 from absl import logging
@@ -26,13 +26,19 @@ def main(argv):
   del argv
   config = workdirs.read_config(_WORKDIR.value)
   generate, state = train.restore_for_sampling(config, _WORKDIR.value)
-  z = jax.random.normal(
-    jax.random.PRNGKey(_SEED.value), (_NUM_SAMPLES.value, config.model.latent_dim)
+  num_classes = workdirs.read_data_info(_WORKDIR.value).num_classes
+  z, labels, columns = train.sample_grid_inputs(
+    _SEED.value,
+    _NUM_SAMPLES.value,
+    config.model.latent_dim,
+    num_classes if train.is_conditional(config) else 0,
   )
-  samples = np.asarray(generate(state.sampling_generator(), z))
+  samples = np.asarray(generate(state.sampling_generator(), z, labels))
   out_dir = os.path.join(_WORKDIR.value, 'samples')
-  images.save_png(os.path.join(out_dir, 'sample_grid.png'), images.image_grid(samples))
-  np.savez_compressed(os.path.join(out_dir, 'samples.npz'), samples=samples)
+  grid = images.image_grid(samples, num_columns=columns or None)
+  images.save_png(os.path.join(out_dir, 'sample_grid.png'), grid)
+  arrays = {'samples': samples} if labels is None else {'samples': samples, 'labels': labels}
+  np.savez_compressed(os.path.join(out_dir, 'samples.npz'), **arrays)
   logging.info('Wrote %d samples from step %d to %s.', len(samples), int(state.step), out_dir)
 
 

@@ -102,15 +102,18 @@ def benchmark_train_step(
 ) -> StepBenchmark:
   """Compiles and times the train step of `config` on all local devices."""
   _, info = input_pipeline.get_source(config.data)
-  parts = train.build(config, info.image_shape)
+  parts = train.build(config, info.image_shape, info.num_classes)
   per_process = input_pipeline.per_process_batch_size(config.train.batch_size)
   state = train.replicate(train.initial_state(config, parts, info.image_shape))
   rng = np.random.default_rng(0)
-  batch = rng.uniform(-1, 1, (config.train.discriminator_steps, per_process, *info.image_shape))
+  batch_shape = (config.train.discriminator_steps, per_process)
+  batch = (rng.uniform(-1, 1, (*batch_shape, *info.image_shape)).astype(np.float32),)
+  if train.is_conditional(config):
+    batch += (rng.integers(0, info.num_classes, batch_shape, dtype=np.int32),)
   # Placed on the devices as training places its batches.
   batch = next(
     flax.jax_utils.prefetch_to_device(
-      iter([input_pipeline.shard(batch.astype(np.float32))]), 1, axis_name=train.BATCH_AXIS
+      iter([input_pipeline.shard(batch)]), 1, axis_name=train.BATCH_AXIS
     )
   )
   step = jax.pmap(
@@ -118,7 +121,7 @@ def benchmark_train_step(
   )
 
   start = time.perf_counter()
-  compiled = step.lower(state, batch).compile()
+  compiled = step.lower(state, *batch).compile()
   compile_seconds = time.perf_counter() - start
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
@@ -126,12 +129,12 @@ def benchmark_train_step(
   flops_per_step = float(cost.get('flops', 0.0)) * jax.local_device_count()
 
   for _ in range(warmup_steps):
-    state, metrics = compiled(state, batch)
+    state, metrics = compiled(state, *batch)
   jax.block_until_ready(metrics)
   times = []
   for _ in range(timed_steps):
     begin = time.perf_counter()
-    state, metrics = compiled(state, batch)
+    state, metrics = compiled(state, *batch)
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - begin)
 

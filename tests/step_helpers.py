@@ -8,9 +8,9 @@ import numpy as np
 from gan_jax import train
 
 
-def pmapped_step(config, image_shape, devices=None):
+def pmapped_step(config, image_shape, devices=None, num_classes=0):
   """(initial state, the pmapped train step) of `config`, over `devices` (all by default)."""
-  parts = train.build(config, image_shape)
+  parts = train.build(config, image_shape, num_classes)
   state = train.initial_state(config, parts, image_shape)
   step = jax.pmap(
     functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS, devices=devices
@@ -29,3 +29,11 @@ def random_device_batch(global_batch_size, image_shape, discriminator_steps=1, s
   shape = (discriminator_steps, global_batch_size, *image_shape)
   batch = np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
   return split(batch, jax.local_device_count())
+
+
+def random_device_labels(global_batch_size, num_classes, discriminator_steps=1, seed=0):
+  """Uniform labels int32 split over all local devices: [devices, k, B / devices]."""
+  labels = np.random.default_rng(seed).integers(
+    0, num_classes, (discriminator_steps, global_batch_size), dtype=np.int32
+  )
+  return split(labels, jax.local_device_count())

@@ -13,6 +13,8 @@ CONFIGS = sorted(
 )
 
 IMAGE_SHAPES = {
+  'acgan_mnist': (28, 28, 1),
+  'cgan_mnist': (28, 28, 1),
   'dcgan_cifar10': (32, 32, 3),
   'dcgan_faces': (64, 64, 3),
   'dcgan_mnist': (28, 28, 1),
@@ -32,6 +34,7 @@ def test_every_config_is_listed_here():
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_builds(name):
   config = importlib.import_module(f'configs.{name}').get_config()
-  parts = train.build(config, IMAGE_SHAPES[name])
+  num_classes = 10 if train.is_conditional(config) else 0  # The conditional ones are on MNIST.
+  parts = train.build(config, IMAGE_SHAPES[name], num_classes)
   assert parts['latent_dim'] == config.model.latent_dim
   assert config.train.batch_size % 8 == 0  # Splits over 8 devices.

@@ -16,10 +16,17 @@ def _data_config(name, **fields):
 
 
 def _array_dataset(images):
-  return grain.MapDataset.source(input_pipeline._ArraySource(images, np.zeros(len(images))))
+  # Each image's label is its value, so tests can check that they travel together.
+  labels = images.reshape(len(images)).astype(np.int32)
+  return grain.MapDataset.source(input_pipeline._ArraySource(images, labels))
 
 
 def _first_batches(source, count, **kwargs):
+  """The images of the first `count` steps' batches."""
+  return [images for images, _ in _first_examples(source, count, **kwargs)]
+
+
+def _first_examples(source, count, **kwargs):
   stream = input_pipeline.batches(
     source, seed=0, global_batch_size=16, discriminator_steps=2, **kwargs
   )
@@ -28,7 +35,7 @@ def _first_batches(source, count, **kwargs):
 
 def test_bundled_mnist_is_real_mnist():
   source, info = input_pipeline.get_source(_data_config('bundled_mnist'))
-  assert info.image_shape == (28, 28, 1) and info.num_examples == 5000
+  assert info.image_shape == (28, 28, 1) and info.num_examples == 5000 and info.num_classes == 10
   images = np.stack([source[i]['image'] for i in range(0, 5000, 50)])
   labels = np.array([source[i]['label'] for i in range(5000)])
   assert images.dtype == np.uint8 and images.max() == 255 and images.min() == 0
@@ -42,6 +49,13 @@ def test_batches_are_in_model_range_and_shaped_per_step():
   (batch,) = _first_batches(source, 1)
   assert batch.shape == (2, 16, 28, 28, 1) and batch.dtype == np.float32
   assert batch.min() == -1.0 and batch.max() == 1.0
+
+
+def test_labels_travel_with_their_images():
+  images = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1)
+  ((batch, labels),) = _first_examples(_array_dataset(images), 1)
+  assert labels.shape == (2, 16) and labels.dtype == np.int32
+  np.testing.assert_array_equal(np.round((batch[..., 0, 0, 0] + 1) * 127.5), labels)
 
 
 def test_stream_is_a_function_of_seed_and_step():
@@ -84,7 +98,7 @@ def test_tfds_source_reads_through_data_source(monkeypatch):
   monkeypatch.setattr(input_pipeline, '_network_reachable', lambda: True)
   with tfds.testing.mock_data(num_examples=24):
     source, info = input_pipeline.get_source(_data_config('mnist'))
-    assert info.image_shape == (28, 28, 1) and info.num_examples == 24
+    assert info.image_shape == (28, 28, 1) and info.num_examples == 24 and info.num_classes == 10
     (batch,) = _first_batches(source, 1)
   assert batch.shape == (2, 16, 28, 28, 1) and -1 <= batch.min() and batch.max() <= 1
 
@@ -168,6 +182,20 @@ def test_folder_of_mixed_images(tmp_path, caplog):
   for i in range(4):
     assert dataset[i]['image'].shape == (16, 16, 3) and dataset[i]['image'].dtype == np.uint8
   assert 'Skipped 1 of 5 image files' in caplog.text
+  assert info.num_classes == 0  # Images directly under the root: no class folders.
+
+
+def test_folder_with_one_subfolder_per_class_is_labeled(tmp_path):
+  from PIL import Image
+
+  for name, count in (('bob', 2), ('alice', 3)):
+    (tmp_path / name).mkdir()
+    for i in range(count):
+      Image.fromarray(np.full((8, 8, 3), 10 * i, np.uint8)).save(tmp_path / name / f'{i}.png')
+  dataset, info = input_pipeline.get_source(_data_config('folder', path=str(tmp_path)))
+  assert info.num_classes == 2 and info.num_examples == 5
+  # Classes in sorted folder order: alice 0, bob 1; paths sorted too.
+  assert [dataset[i]['label'] for i in range(5)] == [0, 0, 0, 1, 1]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from configs import dcgan_faces
 from configs import gan_mnist
 from gan_jax import errors
+from gan_jax import models
 from gan_jax import train
 
 from gan_jax.models import layers
@@ -74,3 +75,62 @@ def test_unknown_normalization_names_the_valid_ones():
   config.model.discriminator_normalization = 'batch'
   with pytest.raises(errors.ConfigError, match=r"mlp discriminator's: none, layer, spectral"):
     train.build(config, (28, 28, 1))
+
+
+def test_virtual_batch_norm_uses_the_reference_batch_plus_the_example():
+  reference_size, batch_size, features = 5, 3, 4
+  h = np.random.default_rng(0).normal(2.0, 3.0, (reference_size + batch_size, features))
+  norm = layers.VirtualBatchNorm(reference_size=reference_size, epsilon=1e-5)
+  out = np.asarray(norm.apply(norm.init(jax.random.PRNGKey(0), h), h))  # Scale 1, bias 0.
+  ref = h[:reference_size]
+  np.testing.assert_allclose(
+    out[:reference_size], (ref - ref.mean(0)) / np.sqrt(ref.var(0) + 1e-5), rtol=1e-4, atol=1e-5
+  )
+  for i in range(reference_size, reference_size + batch_size):
+    union = np.concatenate([ref, h[i : i + 1]])  # R reference rows and the example.
+    expected = (h[i] - union.mean(0)) / np.sqrt(union.var(0) + 1e-5)
+    np.testing.assert_allclose(out[i], expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('normalization', ['virtual_batch', 'batch'])
+def test_virtual_batch_norm_makes_each_sample_independent_of_its_batch(normalization):
+  config = dcgan_faces.get_config('tiny')
+  config.model.generator_normalization = normalization
+  config.model.reference_batch_size = 8
+  generator, _ = models.get_models(config.model, (32, 32, 3))  # Outside pmap: no axis.
+  z = jax.random.normal(jax.random.PRNGKey(1), (4, config.model.latent_dim))
+  variables = generator.init(jax.random.PRNGKey(0), z, train=False)
+
+  def training_mode(z):  # Batch norm normalizes with the batch in training.
+    return generator.apply(variables, z, train=True, mutable=['batch_stats'])[0]
+
+  alone, in_batch = np.asarray(training_mode(z[:1])), np.asarray(training_mode(z))[:1]
+  if normalization == 'virtual_batch':
+    np.testing.assert_allclose(alone, in_batch, rtol=1e-5, atol=1e-6)
+  else:
+    assert np.abs(alone - in_batch).max() > 1e-2
+
+
+@pytest.mark.parametrize(
+  'family, normalization',
+  [('mlp', 'virtual_batch'), ('mlp', 'spectral'), ('mlp', 'batch'), ('dcgan', 'spectral')],
+)
+def test_one_train_step_with_each_generator_normalization(family, normalization):
+  if family == 'mlp':
+    config, image_shape = gan_mnist.get_config('tiny'), (28, 28, 1)
+  else:
+    config, image_shape = dcgan_faces.get_config('tiny'), (32, 32, 3)
+  config.model.generator_normalization = normalization
+  config.model.reference_batch_size = 4
+  state, metrics = _one_step(config, image_shape)
+  assert all(np.isfinite(np.asarray(v)).all() for v in metrics.values())
+  # Spectral norm's power iteration and batch norm's averages are G's model state.
+  has_stats = 'batch_stats' in state.generator.model_state
+  assert has_stats == (normalization in ('spectral', 'batch'))
+
+
+def test_virtual_batch_norm_is_for_the_generator_only():
+  config = dcgan_faces.get_config('tiny')
+  config.model.discriminator_normalization = 'virtual_batch'
+  with pytest.raises(errors.ConfigError, match=r"dcgan discriminator's: batch, layer, spectral"):
+    train.build(config, (32, 32, 3))

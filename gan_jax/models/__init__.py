@@ -1,18 +1,21 @@
-"""Architectures, chosen by name: `get_models(model_config, image_shape)`.
+"""Architectures, chosen by name: `get_models(model_config, image_shape, num_classes)`.
 
 Each family module exports `Generator` and `Discriminator` linen modules with
 one contract: G(z [batch, latent_dim], labels=None, *, train) -> images
 [batch, H, W, C] in [-1, 1], and D(images, labels=None, *, train) -> logits
-[batch]. The builders below turn the `model` section of a config into the two
-modules; each reads only the fields its family has.
+[batch] (a pair (logits, class_logits) with conditioning='auxiliary'; see
+`conditioning`). The builders below turn the `model` section of a config into
+the two modules; each reads only the fields its family has. Fields added after
+a run was trained get their default, so older workdirs still restore.
 """
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import flax.linen as nn
 import ml_collections
 
 from gan_jax import errors
+from gan_jax.models import conditioning
 from gan_jax.models import dcgan
 from gan_jax.models import layers
 from gan_jax.models import mlp
@@ -20,44 +23,64 @@ from gan_jax.models import mlp
 ModelPair = tuple[nn.Module, nn.Module]
 
 
-def _check_normalization(family: str, normalization: str, valid: tuple[str, ...]) -> None:
+def _check_normalization(player: str, family: str, normalization: str, valid) -> None:
   if normalization not in valid:
     raise errors.ConfigError(
-      f'model.discriminator_normalization={normalization!r} is not one of the {family} '
-      f"discriminator's: {', '.join(valid)}."
+      f'model.{player}_normalization={normalization!r} is not one of the {family} '
+      f"{player}'s: {', '.join(valid)}."
     )
 
 
-def _mlp(config: ml_collections.ConfigDict, image_shape, batch_axis_name) -> ModelPair:
-  del batch_axis_name  # No batch statistics to synchronize.
-  _check_normalization('mlp', config.discriminator_normalization, ('none', 'layer', 'spectral'))
+def _generator_normalization(config, family: str, default: str) -> dict[str, Any]:
+  """The G fields shared by the families: its normalization and VBN's reference size."""
+  normalization = config.get('generator_normalization', default)
+  _check_normalization('generator', family, normalization, layers.GENERATOR_NORMALIZATIONS)
+  return dict(
+    normalization=normalization, reference_batch_size=config.get('reference_batch_size', 64)
+  )
+
+
+def _mlp(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
+  # D's examples never meet, so D has no batch norm (hence no batch statistics).
+  _check_normalization(
+    'discriminator', 'mlp', config.discriminator_normalization, ('none', 'layer', 'spectral')
+  )
   generator = mlp.Generator(
-    image_shape=tuple(image_shape), hidden_sizes=tuple(config.generator_hidden_sizes)
+    image_shape=tuple(image_shape),
+    hidden_sizes=tuple(config.generator_hidden_sizes),
+    batch_axis_name=batch_axis_name,
+    **_generator_normalization(config, 'mlp', default='none'),
+    **labels,
   )
   discriminator = mlp.Discriminator(
     hidden_sizes=tuple(config.discriminator_hidden_sizes),
     dropout_rate=config.discriminator_dropout,
     normalization=config.discriminator_normalization,
+    **labels,
   )
   return generator, discriminator
 
 
-def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name) -> ModelPair:
+def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
   height, width, channels = image_shape
   if height != width or height not in dcgan.IMAGE_SIZES:
     raise errors.ConfigError(
       f'DCGAN makes square images of side {", ".join(map(str, dcgan.IMAGE_SIZES))}, but the data '
       f'has shape {tuple(image_shape)}; set --config.data.image_size to one of those sides.'
     )
-  _check_normalization('dcgan', config.discriminator_normalization, layers.NORMALIZATIONS)
+  _check_normalization(
+    'discriminator', 'dcgan', config.discriminator_normalization, layers.NORMALIZATIONS
+  )
   shared = dict(
     image_size=height,
     channels=channels,
     base_width=config.base_width,
     batch_axis_name=batch_axis_name,
+    **labels,
   )
+  generator = dcgan.Generator(**shared, **_generator_normalization(config, 'dcgan', 'batch'))
   discriminator = dcgan.Discriminator(**shared, normalization=config.discriminator_normalization)
-  return dcgan.Generator(**shared), discriminator
+  return generator, discriminator
 
 
 MODELS: dict[str, Callable[..., ModelPair]] = {
@@ -70,6 +93,7 @@ def get_models(
   config: ml_collections.ConfigDict,
   image_shape: tuple[int, int, int],
   batch_axis_name: Optional[str] = None,
+  num_classes: int = 0,
 ) -> ModelPair:
   """The (Generator, Discriminator) of the family `config.name`.
 
@@ -78,10 +102,23 @@ def get_models(
     image_shape: (height, width, channels) of the data.
     batch_axis_name: the pmap axis over which batch statistics are averaged in
       training, or None outside pmap.
+    num_classes: classes of the data's labels; 0 for data without labels.
 
   Raises:
-    ConfigError: for an unknown family name or a shape the family cannot make.
+    ConfigError: for an unknown family or conditioning name, a normalization
+      the family does not have, a shape it cannot make, or a conditional
+      model on data without labels.
   """
   if config.name not in MODELS:
     raise errors.unknown_name_error('model', config.name, MODELS)
-  return MODELS[config.name](config, image_shape, batch_axis_name)
+  conditioning_name = config.get('conditioning', 'none')
+  if conditioning_name not in conditioning.CONDITIONINGS:
+    raise errors.unknown_name_error('conditioning', conditioning_name, conditioning.CONDITIONINGS)
+  if conditioning_name != 'none' and num_classes < 2:
+    raise errors.ConfigError(
+      f'model.conditioning={conditioning_name!r} needs class labels, but the data has none; '
+      "train on labeled data (e.g. --config.data.name=bundled_mnist or 'mnist', 'cifar10') "
+      'or set --config.model.conditioning=none.'
+    )
+  labels = dict(num_classes=num_classes, conditioning=conditioning_name)
+  return MODELS[config.name](config, image_shape, batch_axis_name, labels)

@@ -23,6 +23,10 @@ PyTorch averages the unbiased one). In training each call normalizes with its ow
 batch, averaged over the pmap axis `batch_axis_name` if given, so D called on
 a real and on a fake batch normalizes each separately, as the reference does.
 With train=False the running averages are used.
+
+Both players can be class-conditional (`gan_jax.models.conditioning`); G can
+replace BatchNorm by virtual batch norm, layer norm or spectral normalization
+(`generator_normalization`), D by layer norm or spectral normalization.
 """
 
 import functools
@@ -33,6 +37,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models import conditioning
 from gan_jax.models import layers
 
 # Image size -> side of G's first feature map (and of D's last).
@@ -76,29 +81,57 @@ class Generator(nn.Module):
       the channels of the next.
     batch_axis_name: pmap axis over which BatchNorm averages batch statistics
       in training, or None outside pmap.
+    normalization: of the hidden layers, one of
+      `layers.GENERATOR_NORMALIZATIONS`: 'batch' (the paper), 'virtual_batch'
+      (Salimans et al. 2016), 'layer', 'spectral' (every layer), 'none'.
+    reference_batch_size: size of the fixed reference batch of 'virtual_batch'.
+    num_classes, conditioning: see `gan_jax.models.conditioning`.
   """
 
   image_size: int = 64
   channels: int = 3
   base_width: int = 64
   batch_axis_name: Optional[str] = None
+  normalization: str = 'batch'
+  reference_batch_size: int = 64
+  num_classes: int = 0
+  conditioning: str = 'none'
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
-    """Maps z [batch, latent_dim] to images [batch, image_size, image_size, channels]."""
-    del labels  # Unconditional.
+    """Maps z [batch, latent_dim] (and labels [batch]) to images [batch, size, size, channels]."""
+    batch_size = z.shape[0]
+    if self.normalization == 'virtual_batch':
+      z, labels = layers.with_reference_batch(
+        z, labels, self.reference_batch_size, self.num_classes
+      )
+    z = conditioning.generator_input(z, labels, self.num_classes, self.conditioning)
     first_map_size, num_stages = _stages(self.image_size)
-    batch_norm = _batch_norm(train, self.batch_axis_name)
+    normalization = functools.partial(
+      layers.feature_normalization,
+      self.normalization,
+      _batch_norm(train, self.batch_axis_name),
+      functools.partial(
+        layers.VirtualBatchNorm,
+        reference_size=self.reference_batch_size,
+        scale_init=_batch_norm_scale_init,
+      ),
+    )
+    spectral = functools.partial(
+      layers.spectrally_normalized, normalization=self.normalization, train=train
+    )
     # The fast forms of the transposed convolutions: see `layers`.
-    h = layers.ConvTransposeFromVector(
-      self.base_width * 2 ** (num_stages - 1), size=first_map_size, kernel_init=_weight_init
+    h = spectral(
+      layers.ConvTransposeFromVector(
+        self.base_width * 2 ** (num_stages - 1), size=first_map_size, kernel_init=_weight_init
+      )
     )(z)
-    h = nn.relu(batch_norm()(h))
+    h = nn.relu(normalization()(h))
     for stage in reversed(range(num_stages - 1)):
-      h = layers.SubPixelConvTranspose(self.base_width * 2**stage, kernel_init=_weight_init)(h)
-      h = nn.relu(batch_norm()(h))
-    h = layers.SubPixelConvTranspose(self.channels, kernel_init=_weight_init)(h)
-    return jnp.tanh(h)
+      conv = layers.SubPixelConvTranspose(self.base_width * 2**stage, kernel_init=_weight_init)
+      h = nn.relu(normalization()(spectral(conv)(h)))
+    h = spectral(layers.SubPixelConvTranspose(self.channels, kernel_init=_weight_init))(h)
+    return jnp.tanh(h[-batch_size:])  # Without the reference batch of 'virtual_batch'.
 
 
 class Discriminator(nn.Module):
@@ -114,6 +147,7 @@ class Discriminator(nn.Module):
     normalization: of the hidden layers, one of `layers.NORMALIZATIONS`:
       'batch' (the paper), 'layer' (a WGAN-GP critic), 'spectral' (SNGAN,
       every convolution), 'none'.
+    num_classes, conditioning: see `gan_jax.models.conditioning`.
   """
 
   image_size: int = 64
@@ -121,17 +155,22 @@ class Discriminator(nn.Module):
   base_width: int = 64
   batch_axis_name: Optional[str] = None
   normalization: str = 'batch'
+  num_classes: int = 0
+  conditioning: str = 'none'
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
-    """Maps images x [batch, image_size, image_size, channels] to logits [batch]."""
-    del labels  # Unconditional.
+    """Maps images x [batch, size, size, channels] (and labels [batch]) to D's output.
+
+    The output is logits [batch], or (logits, class_logits [batch,
+    num_classes]) for conditioning='auxiliary'.
+    """
     expected_shape = (self.image_size, self.image_size, self.channels)
     if x.shape[1:] != expected_shape:
       raise ValueError(f'DCGAN discriminator expects images {expected_shape}, got {x.shape[1:]}.')
     last_map_size, num_stages = _stages(self.image_size)
     batch_norm = _batch_norm(train, self.batch_axis_name)
-    h = x
+    h = conditioning.discriminator_input(x, labels, self.num_classes, self.conditioning)
     for stage in range(num_stages):
       # flax's nn.Conv is kept: unlike a transposed convolution's, the
       # gradients of a strided convolution cost XLA:CPU 1-3 forward passes.
@@ -150,5 +189,10 @@ class Discriminator(nn.Module):
     last = nn.Conv(
       1, (last_map_size, last_map_size), padding='VALID', use_bias=False, kernel_init=_weight_init
     )
-    logits = layers.spectrally_normalized(last, self.normalization, train)(h)
-    return logits.reshape(x.shape[0])
+    logits = layers.spectrally_normalized(last, self.normalization, train)(h).reshape(x.shape[0])
+    # phi(x) of the projection and auxiliary heads: the last hidden map, flattened,
+    # which the last convolution (a dense layer of it) reads too.
+    features = h.reshape(x.shape[0], -1)
+    return conditioning.DiscriminatorOutput(self.num_classes, self.conditioning)(
+      features, logits, labels
+    )

@@ -126,6 +126,8 @@ class ConvTransposeFromVector(nn.Module):
 
 # How a discriminator may normalize its hidden layers.
 NORMALIZATIONS = ('batch', 'layer', 'spectral', 'none')
+# And a generator: virtual batch norm too (Salimans et al. 2016 use it in G only).
+GENERATOR_NORMALIZATIONS = ('batch', 'virtual_batch', 'layer', 'spectral', 'none')
 
 
 def spectrally_normalized(layer: nn.Module, normalization: str, train: bool):
@@ -142,14 +144,88 @@ def spectrally_normalized(layer: nn.Module, normalization: str, train: bool):
   return lambda x: nn.SpectralNorm(layer)(x, update_stats=train)
 
 
-def feature_normalization(normalization: str, batch_norm):
+def feature_normalization(normalization: str, batch_norm, virtual_batch_norm=None):
   """The normalization applied after a hidden layer: `batch_norm()` for
-  'batch', a LayerNorm over the features for 'layer' (the WGAN-GP critic's
-  choice: no coupling between examples, Gulrajani et al. 2017), identity for
-  'spectral' and 'none' (spectral normalization acts on the weights instead).
+  'batch', `virtual_batch_norm()` for 'virtual_batch', a LayerNorm over the
+  features for 'layer' (the WGAN-GP critic's choice: no coupling between
+  examples, Gulrajani et al. 2017), identity for 'spectral' and 'none'
+  (spectral normalization acts on the weights instead).
   """
   if normalization == 'batch':
     return batch_norm()
+  if normalization == 'virtual_batch':
+    return virtual_batch_norm()
   if normalization == 'layer':
     return nn.LayerNorm(epsilon=1e-5)
   return lambda h: h
+
+
+class VirtualBatchNorm(nn.Module):
+  """Virtual batch normalization (Salimans et al. 2016, section 3.4).
+
+  Batch norm makes an example's output depend on the other examples of its
+  batch. VBN normalizes every example with the statistics of a fixed
+  reference batch plus the example itself, so a generated image depends on
+  its own z only. The caller runs the reference batch through the network
+  ahead of the real one: the first `reference_size` rows of the input are the
+  reference batch's activations, normalized with the reference statistics
+  alone; every other row i with the weighted union (as in the authors' code)
+
+    mean_i = (m_i + R m_ref) / (R + 1),  var_i = (s_i + R s_ref) / (R + 1) - mean_i^2,
+
+  where m and s are means of h and h^2 over the batch and spatial axes (one
+  example's spatial axes for m_i, s_i) and R = reference_size. Nothing is kept
+  between calls, so training and evaluation compute the same function.
+
+  Attributes:
+    reference_size: R, the number of leading reference rows.
+    epsilon: added to the variance.
+    scale_init: initializer of the per-feature scale.
+  """
+
+  reference_size: int
+  epsilon: float = 1e-5
+  scale_init: nn.initializers.Initializer = nn.initializers.ones
+
+  @nn.compact
+  def __call__(self, h: jax.Array) -> jax.Array:
+    """Normalizes h [R + batch, ..., features] per feature; same shape out."""
+    features = h.shape[-1]
+    spatial_axes = tuple(range(1, h.ndim - 1))
+    example_mean = jnp.mean(h, axis=spatial_axes, keepdims=True)
+    example_mean_square = jnp.mean(jnp.square(h), axis=spatial_axes, keepdims=True)
+    reference_mean = jnp.mean(example_mean[: self.reference_size], axis=0)
+    reference_mean_square = jnp.mean(example_mean_square[: self.reference_size], axis=0)
+    weight = 1.0 / (self.reference_size + 1)
+    is_reference = (jnp.arange(h.shape[0]) < self.reference_size).reshape(
+      (-1,) + (1,) * (h.ndim - 1)
+    )
+    mean = jnp.where(
+      is_reference, reference_mean, weight * example_mean + (1 - weight) * reference_mean
+    )
+    mean_square = jnp.where(
+      is_reference,
+      reference_mean_square,
+      weight * example_mean_square + (1 - weight) * reference_mean_square,
+    )
+    variance = jnp.maximum(mean_square - jnp.square(mean), 0.0)
+    scale = self.param('scale', self.scale_init, (features,))
+    bias = self.param('bias', nn.initializers.zeros, (features,))
+    return (h - mean) * jax.lax.rsqrt(variance + self.epsilon) * scale + bias
+
+
+def with_reference_batch(
+  z: jax.Array, labels: jax.Array | None, reference_size: int, num_classes: int
+) -> tuple[jax.Array, jax.Array | None]:
+  """[z_ref; z] and [y_ref; y]: G's inputs with VBN's fixed reference batch in front.
+
+  z_ref [reference_size, latent_dim] is drawn from N(0, I) with a fixed key, so
+  the reference batch is the same at every call, on every device and in every
+  run; y_ref cycles through the classes 0, 1, ..., num_classes - 1. Labels
+  stay None for an unconditional G.
+  """
+  z_ref = jax.random.normal(jax.random.PRNGKey(0), (reference_size, z.shape[-1]), z.dtype)
+  if labels is None:
+    return jnp.concatenate([z_ref, z]), None
+  labels_ref = jnp.arange(reference_size, dtype=labels.dtype) % num_classes
+  return jnp.concatenate([z_ref, z]), jnp.concatenate([labels_ref, labels])

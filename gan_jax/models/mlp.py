@@ -5,8 +5,12 @@ The defaults are seed 004's MNIST networks:
   D: 784 -> 256 -> 256 -> 1 logit, LeakyReLU(0.2) between layers.
 The discriminator returns a logit; the sigmoid of seed 004's listing is folded
 into the losses (`gan_jax.losses`), which is the stable way to compute it.
+Both players can be class-conditional (`gan_jax.models.conditioning`), and
+normalize their hidden layers as named in `layers.GENERATOR_NORMALIZATIONS`
+(G) and `layers.NORMALIZATIONS` (D; 'batch' excepted).
 """
 
+import functools
 import math
 from typing import Optional, Sequence
 
@@ -14,29 +18,55 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models import conditioning
 from gan_jax.models import layers
 
 
 class Generator(nn.Module):
-  """MLP generator: latent vectors to images in [-1, 1].
+  """MLP generator: latent vectors (and labels) to images in [-1, 1].
 
   Attributes:
     image_shape: (height, width, channels) of the generated images.
     hidden_sizes: width of each hidden layer.
+    normalization: of the hidden layers, one of
+      `layers.GENERATOR_NORMALIZATIONS`; 'none' in seed 004.
+    reference_batch_size: size of the fixed reference batch of 'virtual_batch'.
+    batch_axis_name: pmap axis of 'batch' normalization's statistics.
+    num_classes, conditioning: see `gan_jax.models.conditioning`.
   """
 
   image_shape: tuple[int, int, int]
   hidden_sizes: Sequence[int] = (256, 256)
+  normalization: str = 'none'
+  reference_batch_size: int = 64
+  batch_axis_name: Optional[str] = None
+  num_classes: int = 0
+  conditioning: str = 'none'
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
-    """Maps z [batch, latent_dim] to images [batch, *image_shape]."""
-    del labels, train  # Unconditional, and no layer behaves differently in training.
-    h = z
+    """Maps z [batch, latent_dim] (and labels [batch]) to images [batch, *image_shape]."""
+    batch_size = z.shape[0]
+    if self.normalization == 'virtual_batch':
+      z, labels = layers.with_reference_batch(
+        z, labels, self.reference_batch_size, self.num_classes
+      )
+    h = conditioning.generator_input(z, labels, self.num_classes, self.conditioning)
+    batch_norm = functools.partial(
+      nn.BatchNorm, use_running_average=not train, momentum=0.9, axis_name=self.batch_axis_name
+    )
+    virtual_batch_norm = functools.partial(
+      layers.VirtualBatchNorm, reference_size=self.reference_batch_size
+    )
     for width in self.hidden_sizes:
-      h = nn.relu(nn.Dense(width)(h))
-    h = nn.Dense(math.prod(self.image_shape))(h)
-    return jnp.tanh(h).reshape((z.shape[0], *self.image_shape))
+      h = layers.spectrally_normalized(nn.Dense(width), self.normalization, train)(h)
+      h = layers.feature_normalization(self.normalization, batch_norm, virtual_batch_norm)(h)
+      h = nn.relu(h)
+    h = layers.spectrally_normalized(
+      nn.Dense(math.prod(self.image_shape)), self.normalization, train
+    )(h)
+    h = h[-batch_size:]  # Without the reference batch of 'virtual_batch'.
+    return jnp.tanh(h).reshape((batch_size, *self.image_shape))
 
 
 class Discriminator(nn.Module):
@@ -48,20 +78,29 @@ class Discriminator(nn.Module):
       regularizes D this way); needs a 'dropout' rng when non-zero.
     normalization: 'none', 'layer' (LayerNorm after each hidden layer) or
       'spectral' (every dense layer spectrally normalized).
+    num_classes, conditioning: see `gan_jax.models.conditioning`.
   """
 
   hidden_sizes: Sequence[int] = (256, 256)
   dropout_rate: float = 0.0
   normalization: str = 'none'
+  num_classes: int = 0
+  conditioning: str = 'none'
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
-    """Maps images x [batch, H, W, C] to logits [batch]."""
-    del labels  # Unconditional.
-    h = x.reshape((x.shape[0], -1))
+    """Maps images x [batch, H, W, C] (and labels [batch]) to D's output.
+
+    The output is logits [batch], or (logits, class_logits [batch,
+    num_classes]) for conditioning='auxiliary'.
+    """
+    h = conditioning.discriminator_input(
+      x.reshape((x.shape[0], -1)), labels, self.num_classes, self.conditioning
+    )
     for width in self.hidden_sizes:
       h = layers.spectrally_normalized(nn.Dense(width), self.normalization, train)(h)
       h = layers.feature_normalization(self.normalization, batch_norm=None)(h)
       h = nn.leaky_relu(h, negative_slope=0.2)
       h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-    return layers.spectrally_normalized(nn.Dense(1), self.normalization, train)(h)[:, 0]
+    logits = layers.spectrally_normalized(nn.Dense(1), self.normalization, train)(h)[:, 0]
+    return conditioning.DiscriminatorOutput(self.num_classes, self.conditioning)(h, logits, labels)

@@ -1,0 +1,160 @@
+"""Every variant works with every other: one train step per combination that makes sense.
+
+The factors are the loss, D's penalty (and WGAN clipping), D's and G's
+normalizations, the class conditioning and the architecture. Each part meets
+the others only through a narrow contract: a loss sees D's logits; a penalty
+sees D as a function of its input, so it meets the architecture, its
+normalization and its conditioning; clipping meets D's parameters. So the
+product is taken over the factors that meet:
+
+  penalty (+ clipping) x D normalization x architecture, the loss cycling;
+  loss x conditioning x architecture;
+  G normalization x architecture.
+
+Combinations that make no sense (an input-gradient penalty through batch
+norm, a normalization the family lacks) must be rejected by `train.build`
+with a ConfigError; every other one runs one step with finite metrics that
+moves both players.
+
+The step runs un-jitted, vmapped over a one-device axis named like pmap's:
+XLA compiles each primitive once for all combinations instead of compiling
+every combination's whole step, which keeps ~100 combinations to seconds.
+"""
+
+import functools
+import itertools
+
+import jax
+import numpy as np
+import pytest
+
+from configs import dcgan_faces
+from configs import gan_mnist
+from gan_jax import errors
+from gan_jax import losses
+from gan_jax import penalties
+from gan_jax import train
+from gan_jax.models import conditioning
+from gan_jax.models import layers
+
+ARCHITECTURES = {'mlp': (28, 28, 1), 'dcgan': (28, 28, 1)}
+MLP_DISCRIMINATOR_NORMALIZATIONS = ('none', 'layer', 'spectral')
+NUM_CLASSES = 10
+LOSSES = sorted(losses.LOSSES)
+
+
+def _config(architecture, *, loss='non_saturating', penalty='none', clip=0.0, **model):
+  config = gan_mnist.get_config('tiny') if architecture == 'mlp' else dcgan_faces.get_config('tiny')
+  config.loss.name = loss
+  config.penalty.update(name=penalty, clip_weights=clip)
+  config.model.update(model)
+  config.train.batch_size = 4
+  return config
+
+
+def _valid(architecture, config) -> bool:
+  """Whether the combination makes sense, by the rules the library states."""
+  normalization = config.model.discriminator_normalization
+  if architecture == 'mlp' and normalization not in MLP_DISCRIMINATOR_NORMALIZATIONS:
+    return False
+  if normalization not in layers.NORMALIZATIONS:
+    return False
+  return not (
+    config.penalty.name in penalties.INPUT_GRADIENT_PENALTIES and normalization == 'batch'
+  )
+
+
+def _one_step(config, image_shape):
+  num_classes = NUM_CLASSES if train.is_conditional(config) else 0
+  parts = train.build(config, image_shape, num_classes)
+  state = train.initial_state(config, parts, image_shape)
+  rng = np.random.default_rng(0)
+  batch_shape = (1, config.train.discriminator_steps, config.train.batch_size)
+  inputs = [rng.uniform(-1, 1, (*batch_shape, *image_shape)).astype(np.float32)]
+  if num_classes:
+    inputs.append(rng.integers(0, num_classes, batch_shape, dtype=np.int32))
+  step = jax.vmap(functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS)
+  new_state, metrics = step(jax.tree.map(lambda x: x[None], state), *inputs)
+  return state, jax.tree.map(lambda x: np.asarray(x[0]), new_state), metrics
+
+
+def _check(architecture, config):
+  image_shape = ARCHITECTURES[architecture]
+  if not _valid(architecture, config):
+    with pytest.raises(errors.ConfigError):
+      train.build(config, image_shape, NUM_CLASSES)
+    return
+  state, new_state, metrics = _one_step(config, image_shape)
+  for name, value in metrics.items():
+    assert np.isfinite(value).all(), name
+  for player in ('generator', 'discriminator'):
+    old, new = getattr(state, player).params, getattr(new_state, player).params
+    moved = jax.tree.leaves(jax.tree.map(lambda a, b: not np.array_equal(a, b), old, new))
+    assert any(moved), player
+  if config.penalty.clip_weights:
+    bound = max(np.abs(leaf).max() for leaf in jax.tree.leaves(new_state.discriminator.params))
+    assert bound <= config.penalty.clip_weights
+  if config.model.get('conditioning') == 'auxiliary':
+    assert {'d_classifier_loss', 'g_classifier_loss'} <= set(metrics)
+
+
+PENALTY_CASES = [(name, 0.0) for name in sorted(penalties.PENALTIES)] + [('none', 0.01)]
+DISCRIMINATOR_CASES = [
+  (index, penalty, clip, normalization, architecture)
+  for index, ((penalty, clip), normalization, architecture) in enumerate(
+    itertools.product(PENALTY_CASES, layers.NORMALIZATIONS, ARCHITECTURES)
+  )
+]
+
+
+@pytest.mark.parametrize('index, penalty, clip, normalization, architecture', DISCRIMINATOR_CASES)
+def test_penalty_x_discriminator_normalization_x_architecture(
+  index, penalty, clip, normalization, architecture
+):
+  loss = LOSSES[index % len(LOSSES)]  # Every loss meets several penalties and both families.
+  config = _config(
+    architecture,
+    loss=loss,
+    penalty=penalty,
+    clip=clip,
+    discriminator_normalization=normalization,
+  )
+  _check(architecture, config)
+
+
+@pytest.mark.parametrize(
+  'loss, conditioning_name, architecture',
+  list(itertools.product(LOSSES, conditioning.CONDITIONINGS, ARCHITECTURES)),
+)
+def test_loss_x_conditioning_x_architecture(loss, conditioning_name, architecture):
+  normalization = 'none' if architecture == 'mlp' else 'batch'
+  config = _config(
+    architecture,
+    loss=loss,
+    conditioning=conditioning_name,
+    discriminator_normalization=normalization,
+  )
+  _check(architecture, config)
+
+
+@pytest.mark.parametrize(
+  'normalization, architecture',
+  list(itertools.product(layers.GENERATOR_NORMALIZATIONS, ARCHITECTURES)),
+)
+def test_generator_normalization_x_architecture(normalization, architecture):
+  config = _config(
+    architecture,
+    generator_normalization=normalization,
+    reference_batch_size=4,
+    discriminator_normalization='none',
+  )
+  _check(architecture, config)
+
+
+def test_the_invalid_combinations_say_why():
+  config = _config('dcgan', penalty='r1', discriminator_normalization='batch')
+  with pytest.raises(errors.ConfigError, match='batch norm couples the examples'):
+    train.build(config, (28, 28, 1))
+  config = _config('mlp', discriminator_normalization='batch')
+  with pytest.raises(errors.ConfigError, match="mlp discriminator's: none, layer, spectral"):
+    train.build(config, (28, 28, 1))
