@@ -17,6 +17,7 @@ flag away:
 
 import ml_collections
 
+from gan_jax import evaluation
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import optimizers
@@ -63,6 +64,10 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
 
   # G's update reuses the last D update's noise and G forward pass, as the
   # DCGAN reference code does (one G forward pass less per step).
+  # FID/IS/KID with the FID Inception-v3 (its weights file is needed): python -m
+  # experiments.evaluate --workdir=DIR; --config.eval.every=N scores during training too.
+  config.eval = evaluation.eval_config(metrics='fid,is,kid')
+
   config.train = train.train_config(
     reuse_noise_for_generator=True,
     num_steps=3_000,

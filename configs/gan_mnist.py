@@ -14,6 +14,7 @@ or --config.loss.name=minimax (the saturating form of Eq. 1).
 
 import ml_collections
 
+from gan_jax import evaluation
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import optimizers
@@ -57,6 +58,10 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.optimizer.generator = optimizers.player_optimizer_config()
   config.optimizer.discriminator = optimizers.player_optimizer_config()
 
+  # Scored with the bundled MNIST classifier (28x28x1 data): python -m experiments.evaluate
+  # --workdir=DIR; --config.eval.every=5000 scores during training too.
+  config.eval = evaluation.eval_config(metrics='fid,is,kid,precision_recall')
+
   config.train = train.train_config(
     num_steps=30_000,  # Clear digits on the bundled set; about 3 minutes on 2 CPU cores.
     batch_size=64,  # Global: over all devices and processes.
@@ -74,6 +79,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
     config.train.sample_every = 3
     config.train.checkpoint_every = 3
     config.train.num_sample_images = 4
+    config.eval.update(num_samples=64, num_reference=64, batch_size=32)
   elif variant:
     raise ValueError(f"Unknown variant {variant!r} of gan_mnist; valid: 'tiny'.")
   return config

@@ -25,6 +25,7 @@ from jax import lax
 
 from gan_jax import checkpoint
 from gan_jax import errors
+from gan_jax import evaluation
 from gan_jax import images
 from gan_jax import input_pipeline
 from gan_jax import losses
@@ -527,7 +528,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   """Trains the GAN of `config`, writing everything to `workdir`; resumes if it can.
 
   Writes config.json, metrics.jsonl, TensorBoard events, samples/step_*.png
-  and checkpoints/. Returns the final (unreplicated) state.
+  and checkpoints/; with `eval.every` > 0 also the metrics of
+  `gan_jax.evaluation` every that many steps (as eval/<name> in metrics.jsonl
+  and TensorBoard). Returns the final (unreplicated) state.
 
   Raises:
     GanJaxError: for a bad config or data, a diverged run, or an interruption
@@ -582,6 +585,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   )
   if start_step == 0:
     write_samples(0, state.sampling_generator())
+  evaluator = None
+  if config.get('eval') and config.eval.every > 0:
+    evaluator = evaluation.Evaluator(
+      config,
+      generate=sample_fn,
+      latent_dim=config.model.latent_dim,
+      image_shape=info.image_shape,
+      num_classes=info.num_classes if conditional else 0,
+    )
 
   replicated = replicate(state)
   progress = _Progress(start_step, num_steps)
@@ -621,6 +633,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
           last_checkpoint = step
         if stop.signal_number:
           break
+        if evaluator and (step % config.eval.every == 0 or finished):
+          results = evaluator.evaluate(unreplicated().sampling_generator())
+          writer.write_scalars(step, {f'eval/{name}': value for name, value in results.items()})
+          logging.info(
+            'step %d eval: %s', step, ', '.join(f'{k} {v:.4g}' for k, v in results.items())
+          )
   finally:
     # Whatever ends the loop, checkpoints in flight are finished and summaries flushed.
     manager.wait_until_finished()
