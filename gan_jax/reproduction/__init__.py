@@ -1,0 +1,43 @@
+"""Reproducing the seeds' tables: one module per table, chosen by name from `TABLES`.
+
+  parzen_mnist        seed 003, Table 1: Parzen-window log-likelihood on MNIST.
+  mmd_1nn_mnist       seed 004: MMD and 1-NN accuracy of an MLP GAN and WGAN on MNIST.
+  dcgan_faces_epochs  seed 004: DCGAN face samples across epochs.
+
+Each table module has `reproduce(configs, options) -> path`: it trains the
+runs it needs (or reuses them, `runs`), evaluates them with `gan_jax.metrics`,
+and writes results/<table>.md beside the seed's numbers (`published`), with
+its protocol, figures and the raw numbers as JSON (`report`).
+"""
+
+from typing import Callable, Mapping, NamedTuple
+
+import ml_collections
+
+from gan_jax import errors
+from gan_jax.reproduction import dcgan_faces_epochs
+from gan_jax.reproduction import mmd_1nn_mnist
+from gan_jax.reproduction import parzen_mnist
+from gan_jax.reproduction import runs
+
+
+class Table(NamedTuple):
+  """A table: the configs it trains, its default data set, and its `reproduce`."""
+
+  config_names: tuple[str, ...]
+  default_data: str
+  reproduce: Callable[[Mapping[str, ml_collections.ConfigDict], runs.Options], str]
+
+
+TABLES = {
+  'parzen_mnist': Table(('gan_mnist',), 'bundled_mnist', parzen_mnist.reproduce),
+  'mmd_1nn_mnist': Table(('gan_mnist', 'wgan_mnist'), 'bundled_mnist', mmd_1nn_mnist.reproduce),
+  'dcgan_faces_epochs': Table(('dcgan_faces',), 'bundled_faces', dcgan_faces_epochs.reproduce),
+}
+
+
+def get_table(name: str) -> Table:
+  """The table called `name`; ConfigError listing the valid names otherwise."""
+  if name not in TABLES:
+    raise errors.unknown_name_error('table', name, TABLES)
+  return TABLES[name]
