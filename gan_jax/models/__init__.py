@@ -19,6 +19,7 @@ from gan_jax.models import conditioning
 from gan_jax.models import dcgan
 from gan_jax.models import layers
 from gan_jax.models import mlp
+from gan_jax.models import toy
 
 ModelPair = tuple[nn.Module, nn.Module]
 
@@ -83,9 +84,37 @@ def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labe
   return generator, discriminator
 
 
+def _toy_discriminator(config: ml_collections.ConfigDict) -> nn.Module:
+  """Seed 002's D on vectors: an MLP (three hidden layers in its configs), optional dropout."""
+  _check_normalization(
+    'discriminator', 'toy', config.discriminator_normalization, ('none', 'layer', 'spectral')
+  )
+  return mlp.Discriminator(
+    hidden_sizes=tuple(config.discriminator_hidden_sizes),
+    dropout_rate=config.discriminator_dropout,
+    normalization=config.discriminator_normalization,
+  )
+
+
+def _toy_linear(config: ml_collections.ConfigDict, example_shape, batch_axis_name, labels):
+  del batch_axis_name, labels  # No batch statistics; toy data have no labels.
+  generator = toy.LinearGenerator(example_shape=tuple(example_shape))
+  return generator, _toy_discriminator(config)
+
+
+def _toy_mlp(config: ml_collections.ConfigDict, example_shape, batch_axis_name, labels):
+  del batch_axis_name, labels  # No batch statistics; toy data have no labels.
+  generator = toy.MLPGenerator(
+    example_shape=tuple(example_shape), hidden_sizes=tuple(config.generator_hidden_sizes)
+  )
+  return generator, _toy_discriminator(config)
+
+
 MODELS: dict[str, Callable[..., ModelPair]] = {
   'dcgan': _dcgan,
   'mlp': _mlp,
+  'toy_linear': _toy_linear,
+  'toy_mlp': _toy_mlp,
 }
 
 
