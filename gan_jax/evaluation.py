@@ -114,7 +114,10 @@ def _mmd(real: Observations, fake: Observations) -> dict[str, float]:
 
 
 def _one_nn(real: Observations, fake: Observations) -> dict[str, float]:
-  overall, on_real, on_fake = nearest_neighbor.one_nn_accuracy(real.pixels, fake.pixels)
+  # The two-sample test needs equally many of each (chance is then 0.5): the
+  # first n of each set, both drawn at random already.
+  n = min(len(real.pixels), len(fake.pixels))
+  overall, on_real, on_fake = nearest_neighbor.one_nn_accuracy(real.pixels[:n], fake.pixels[:n])
   return {'one_nn': overall, 'one_nn_real': on_real, 'one_nn_fake': on_fake}
 
 
@@ -146,7 +149,11 @@ METRICS: dict[str, Metric] = {
   'precision_recall': Metric(_precision_recall, 'features', 'k-NN balls in feature space, k = 3'),
   'density_coverage': Metric(_density_coverage, 'features', 'k-NN balls around real, k = 5'),
   'mmd': Metric(_mmd, 'pixels', 'unbiased Gaussian-kernel MMD^2 of pixels in [0, 1], median bw'),
-  'one_nn': Metric(_one_nn, 'pixels', 'leave-one-out 1-NN accuracy on pixels in [0, 1]'),
+  'one_nn': Metric(
+    _one_nn,
+    'pixels',
+    'leave-one-out 1-NN accuracy on pixels in [0, 1], min(num_samples, num_reference) of each',
+  ),
   'parzen': Metric(
     _parzen,
     'pixels',

@@ -97,6 +97,19 @@ def test_evaluator_scores_real_digits_well_and_noise_badly():
   assert 'MNIST classifier' in evaluator.protocol['feature_network']
 
 
+def test_one_nn_compares_equally_many_real_and_generated_images():
+  config = gan_mnist.get_config('tiny')
+  config.eval.update(metrics='one_nn', num_samples=200, num_reference=50, batch_size=100)
+  # Generated images are real digits too: with balanced sets both accuracies are near
+  # chance (0.42 overall, 0.48 on real), where 50 real against 200 generated would leave
+  # most real digits with a generated nearest neighbour (0.18 on real, 0.68 overall).
+  evaluator = evaluation.Evaluator(
+    config, generate=_FixedImages(_digits(200, seed=3)), latent_dim=8, image_shape=(28, 28, 1)
+  )
+  results = evaluator.evaluate(generator_state=None)
+  assert results['one_nn'] < 0.6 and results['one_nn_real'] > 0.3
+
+
 def test_conditional_generator_is_asked_for_every_class_equally():
   config = gan_mnist.get_config('tiny')
   config.eval.update(metrics='mmd', num_samples=40, num_reference=20, batch_size=15)
