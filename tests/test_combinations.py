@@ -78,7 +78,7 @@ def _one_step(config, image_shape):
   return state, jax.tree.map(lambda x: np.asarray(x[0]), new_state), metrics
 
 
-def _check(architecture, config):
+def _assert_one_step_or_rejection(architecture, config):
   image_shape = ARCHITECTURES[architecture]
   if not _valid(architecture, config):
     with pytest.raises(errors.ConfigError):
@@ -119,7 +119,7 @@ def test_penalty_x_discriminator_normalization_x_architecture(
     clip=clip,
     discriminator_normalization=normalization,
   )
-  _check(architecture, config)
+  _assert_one_step_or_rejection(architecture, config)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_loss_x_conditioning_x_architecture(loss, conditioning_name, architectur
     conditioning=conditioning_name,
     discriminator_normalization=normalization,
   )
-  _check(architecture, config)
+  _assert_one_step_or_rejection(architecture, config)
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_generator_normalization_x_architecture(normalization, architecture):
     reference_batch_size=4,
     discriminator_normalization='none',
   )
-  _check(architecture, config)
+  _assert_one_step_or_rejection(architecture, config)
 
 
 def test_the_invalid_combinations_say_why():
