@@ -483,7 +483,7 @@ def build(config: ml_collections.ConfigDict, image_shape, num_classes: int = 0) 
   generator, discriminator = models.get_models(
     config.model, image_shape, batch_axis_name=BATCH_AXIS, num_classes=num_classes
   )
-  auxiliary = is_conditional(config) and config.model.conditioning == 'auxiliary'
+  auxiliary = config.model.get('conditioning', 'none') == 'auxiliary'
   return dict(
     generator=generator,
     discriminator=discriminator,

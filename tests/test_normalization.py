@@ -1,6 +1,8 @@
-"""Discriminator normalizations: spectral norm against numpy's SVD; every choice trains."""
+"""Normalizations: spectral norm against numpy's SVD, virtual batch norm against its closed form.
 
-import flax.jax_utils
+That every choice trains, in both players and both families, is in test_combinations.py.
+"""
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -14,8 +16,6 @@ from gan_jax import models
 from gan_jax import train
 
 from gan_jax.models import layers
-
-import step_helpers
 
 
 class _SpectralDense(nn.Module):
@@ -40,34 +40,6 @@ def test_spectral_norm_brings_the_largest_singular_value_to_one():
   normalized = np.asarray(module.apply(variables, eye, train=False))  # Rows: kernel / sigma.
   np.testing.assert_allclose(np.linalg.svd(normalized, compute_uv=False)[0], 1.0, rtol=1e-4)
   np.testing.assert_allclose(normalized, kernel / sigma, rtol=1e-4)
-
-
-def _one_step(config, image_shape):
-  state, step = step_helpers.pmapped_step(config, image_shape)
-  batch = step_helpers.random_device_batch(config.train.batch_size, image_shape)
-  return step(flax.jax_utils.replicate(state), batch)
-
-
-@pytest.mark.parametrize(
-  'family, normalization',
-  [
-    ('mlp', 'layer'),
-    ('mlp', 'spectral'),
-    ('dcgan', 'layer'),
-    ('dcgan', 'spectral'),
-    ('dcgan', 'none'),
-  ],
-)
-def test_one_train_step_with_each_normalization(family, normalization):
-  if family == 'mlp':
-    config, image_shape = gan_mnist.get_config('tiny'), (28, 28, 1)
-  else:
-    config, image_shape = dcgan_faces.get_config('tiny'), (32, 32, 3)
-  config.model.discriminator_normalization = normalization
-  state, metrics = _one_step(config, image_shape)
-  assert all(np.isfinite(np.asarray(v)).all() for v in metrics.values())
-  has_stats = 'batch_stats' in state.discriminator.model_state
-  assert has_stats == (normalization == 'spectral')  # u and sigma of the power iteration.
 
 
 def test_unknown_normalization_names_the_valid_ones():
@@ -109,24 +81,6 @@ def test_virtual_batch_norm_makes_each_sample_independent_of_its_batch(normaliza
     np.testing.assert_allclose(alone, in_batch, rtol=1e-5, atol=1e-6)
   else:
     assert np.abs(alone - in_batch).max() > 1e-2
-
-
-@pytest.mark.parametrize(
-  'family, normalization',
-  [('mlp', 'virtual_batch'), ('mlp', 'spectral'), ('mlp', 'batch'), ('dcgan', 'spectral')],
-)
-def test_one_train_step_with_each_generator_normalization(family, normalization):
-  if family == 'mlp':
-    config, image_shape = gan_mnist.get_config('tiny'), (28, 28, 1)
-  else:
-    config, image_shape = dcgan_faces.get_config('tiny'), (32, 32, 3)
-  config.model.generator_normalization = normalization
-  config.model.reference_batch_size = 4
-  state, metrics = _one_step(config, image_shape)
-  assert all(np.isfinite(np.asarray(v)).all() for v in metrics.values())
-  # Spectral norm's power iteration and batch norm's averages are G's model state.
-  has_stats = 'batch_stats' in state.generator.model_state
-  assert has_stats == (normalization in ('spectral', 'batch'))
 
 
 def test_virtual_batch_norm_is_for_the_generator_only():
