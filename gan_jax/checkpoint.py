@@ -43,6 +43,15 @@ def restore_latest(manager: ocp.CheckpointManager, target: GANState) -> Optional
   step = manager.latest_step()
   if step is None:
     return None
+  return restore(manager, target, step)
+
+
+def restore(manager: ocp.CheckpointManager, target: GANState, step: int) -> GANState:
+  """The checkpoint of `step` restored into `target`'s structure.
+
+  Raises:
+    CheckpointError: as `restore_latest`.
+  """
   _check_shapes(manager, step, target)
   try:
     return manager.restore(step, args=ocp.args.StandardRestore(target))

@@ -21,7 +21,6 @@ from typing import Iterable, Mapping, Sequence
 import jax
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 
 from gan_jax import checkpoint
 from gan_jax import errors
@@ -310,7 +309,7 @@ def generator_samples(run: Run, steps: Sequence[int], num_samples: int) -> np.nd
       )
     samples = []
     for step in steps:
-      state = manager.restore(step, args=ocp.args.StandardRestore(target))
+      state = checkpoint.restore(manager, target, step)
       generator_state = state.sampling_generator()
       samples.append(
         np.concatenate(
