@@ -75,6 +75,72 @@ def test_conv_transpose_from_vector_equals_flax(size):
   _assert_close(input_gradient, expected_input_gradient[:, 0, 0, :])
 
 
+def _flax_strided_conv(features):
+  return nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False)
+
+
+@pytest.mark.parametrize(
+  'batch, height, width, in_features, features',
+  [(2, 4, 4, 8, 16), (3, 6, 10, 3, 2), (1, 8, 8, 16, 3), (2, 2, 14, 32, 1)],
+)
+def test_strided_conv_equals_flax(batch, height, width, in_features, features):
+  x = jax.random.normal(jax.random.key(0), (batch, height, width, in_features))
+  fast = layers.StridedConv(features)
+  reference = _flax_strided_conv(features)
+  params = fast.init(jax.random.key(1), x)
+  assert jax.tree.map(jnp.shape, params) == jax.tree.map(
+    jnp.shape, reference.init(jax.random.key(1), x)
+  )
+  output, (kernel_gradient, input_gradient) = _output_and_gradients(fast, params, x)
+  expected, (expected_kernel_gradient, expected_input_gradient) = _output_and_gradients(
+    reference, params, x
+  )
+  assert output.shape == (batch, height // 2, width // 2, features)
+  _assert_close(output, expected)
+  _assert_close(kernel_gradient['params']['kernel'], expected_kernel_gradient['params']['kernel'])
+  _assert_close(input_gradient, expected_input_gradient)
+
+
+def test_strided_conv_second_derivatives_equal_flax():
+  """A gradient penalty through the layer (reverse over reverse) matches nn.Conv's."""
+  x = jax.random.normal(jax.random.key(0), (2, 6, 6, 4))
+
+  def penalty_and_gradient(module, params):
+    def penalty(params):
+      input_gradient = jax.grad(lambda x: jnp.sum(jnp.tanh(module.apply(params, x))))(x)
+      return jnp.sum(jnp.square(input_gradient))
+
+    return jax.value_and_grad(penalty)(params)
+
+  params = layers.StridedConv(5).init(jax.random.key(1), x)
+  value, gradient = penalty_and_gradient(layers.StridedConv(5), params)
+  expected_value, expected_gradient = penalty_and_gradient(_flax_strided_conv(5), params)
+  _assert_close(value, expected_value)
+  _assert_close(gradient['params']['kernel'], expected_gradient['params']['kernel'])
+
+
+def test_strided_conv_rejects_odd_maps():
+  with pytest.raises(ValueError, match='even'):
+    layers.StridedConv(2).init(jax.random.key(0), jnp.zeros((1, 5, 4, 3)))
+
+
+def test_discriminator_keeps_flax_parameter_names():
+  """Checkpoints written when D was made of nn.Conv layers still restore."""
+  discriminator = dcgan.Discriminator(base_width=8)
+  variables = discriminator.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)), train=False)
+  assert {
+    name: variables['params'][name]['kernel'].shape
+    for name in variables['params']
+    if name.startswith('Conv')
+  } == {
+    'Conv_0': (4, 4, 3, 8),
+    'Conv_1': (4, 4, 8, 16),
+    'Conv_2': (4, 4, 16, 32),
+    'Conv_3': (4, 4, 32, 64),
+    'Conv_4': (4, 4, 64, 1),
+  }
+
+
 class _FlaxGenerator64(nn.Module):
   """The 64x64 DCGAN generator as written with flax's own nn.ConvTranspose."""
 
