@@ -9,7 +9,6 @@ of this machine, measured under the same load.
 """
 
 import dataclasses
-import functools
 import os
 import statistics
 import time
@@ -116,12 +115,8 @@ def benchmark_train_step(
       iter([input_pipeline.shard(batch)]), 1, axis_name=train.BATCH_AXIS
     )
   )
-  step = jax.pmap(
-    functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS, donate_argnums=(0,)
-  )
-
   start = time.perf_counter()
-  compiled = step.lower(state, *batch).compile()
+  compiled = train.compile_train_step(parts, state, batch)
   compile_seconds = time.perf_counter() - start
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost

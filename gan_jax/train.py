@@ -8,6 +8,7 @@ averaged over the named axis `BATCH_AXIS`.
 """
 
 import functools
+import itertools
 import signal
 import threading
 import time
@@ -34,6 +35,7 @@ from gan_jax import optimizers
 from gan_jax import penalties
 from gan_jax import summaries
 from gan_jax import workdirs
+from gan_jax import xla_options
 from gan_jax.state import GANState, PlayerState
 
 # The one pmap axis. Averaging over it makes the data-parallel step compute
@@ -324,6 +326,22 @@ def replicate(tree):
   )
 
 
+def compile_train_step(parts: dict[str, Any], state: GANState, batch: tuple[jax.Array, ...]):
+  """`train_step` pmapped over the local devices and compiled for these arguments' shapes.
+
+  Args:
+    parts: from `build`.
+    state: the replicated state (`replicate`); each call donates it.
+    batch: one step's sharded (images,) or (images, labels), on the devices.
+
+  Returns:
+    The compiled step, (state, *batch) -> (state, metrics), built with
+    `xla_options.compiler_options()`.
+  """
+  step = jax.pmap(functools.partial(train_step, **parts), axis_name=BATCH_AXIS, donate_argnums=(0,))
+  return step.lower(state, *batch).compile(xla_options.compiler_options())
+
+
 def generate(
   generator: nn.Module,
   generator_state: PlayerState,
@@ -550,9 +568,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   if start_step:
     logging.info('Resuming from the checkpoint at step %d.', start_step)
 
-  step_fn = jax.pmap(
-    functools.partial(train_step, **parts), axis_name=BATCH_AXIS, donate_argnums=(0,)
-  )
   sample_fn = jax.jit(functools.partial(generate, parts['generator']))
   conditional = is_conditional(config)
   grid_z, grid_labels, grid_columns = sample_grid_inputs(
@@ -596,6 +611,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
     )
 
   replicated = replicate(state)
+  first_batch = next(device_batches)
+  step_fn = compile_train_step(parts, replicated, first_batch)
+  device_batches = itertools.chain([first_batch], device_batches)
   progress = _Progress(start_step, num_steps)
   pending_metrics: list[Metrics] = []
   last_checkpoint = start_step if start_step else None

@@ -45,6 +45,7 @@ import numpy as np
 from absl import logging
 
 from gan_jax import errors
+from gan_jax import xla_options
 from gan_jax.metrics import torch_checkpoint
 
 INPUT_SIZE = 299
@@ -533,7 +534,7 @@ def preprocess_uint8(images, size: int = INPUT_SIZE):
   return (resize_like_tensorflow1(images, size) - 128) / 128
 
 
-@jax.jit
+@xla_options.jit
 def _inception_apply(variables, images):
   return InceptionV3().apply(variables, images)
 

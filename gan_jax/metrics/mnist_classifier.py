@@ -36,6 +36,7 @@ import numpy as np
 from flax import traverse_util
 
 from gan_jax import errors
+from gan_jax import xla_options
 
 DEFAULT_WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), 'weights', 'mnist_classifier.npz')
 IMAGE_SHAPE = (28, 28, 1)
@@ -132,7 +133,7 @@ def _describe(shapes):
   return ', '.join(f'{"/".join(name)} {shape}' for name, shape in sorted(shapes.items()))
 
 
-@jax.jit
+@xla_options.jit
 def _features_and_probs(params, images):
   features, logits = MnistClassifier().apply({'params': params}, images, train=False)
   return features, jax.nn.softmax(logits)
