@@ -3,11 +3,12 @@
 For every convolution of the 64x64 DCGAN (Radford et al. 2015), at batch 64,
 prints the median wall time of the jitted forward pass, kernel gradient, input
 gradient, and forward pass with both gradients, for the flax
-layer ('flax') and the module `gan_jax.models` uses in its place ('gan_jax').
-The discriminator's convolutions are timed with flax alone: `dcgan.py` keeps
-`nn.Conv`, and these rows show why.
+layer ('flax') and the module `gan_jax.models` uses in its place ('gan_jax';
+D's last layer is flax's in both). Every program is compiled with the CPU
+options of `gan_jax.xla_options`, as the train step is; --xla_defaults
+compiles them with XLA's defaults instead.
 
-  python tools/bench_conv_transpose.py [--batch 64] [--repeats 9]
+  python tools/bench_conv_transpose.py [--batch 64] [--repeats 9] [--xla_defaults]
 
 The timings are of whatever else shares the machine too: run it on a quiet one.
 """
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import xla_options
 from gan_jax.models import layers
 
 
@@ -54,7 +56,10 @@ _LAYERS = (
   *(
     (
       f'D {c_in} -> {c_out}, {size} -> {size // 2}',
-      [('flax', _strided_conv(c_out), (size, size, c_in))],
+      [
+        ('flax', _strided_conv(c_out), (size, size, c_in)),
+        ('gan_jax', layers.StridedConv(c_out), (size, size, c_in)),
+      ],
     )
     for c_in, c_out, size in ((3, 64, 64), (64, 128, 32), (128, 256, 16), (256, 512, 8))
   ),
@@ -75,7 +80,7 @@ def _median_ms(function: Callable, *args, repeats: int) -> float:
   return 1e3 * float(np.median(times))
 
 
-def _time_layer(module: nn.Module, x: jax.Array, repeats: int) -> tuple[float, ...]:
+def _time_layer(module: nn.Module, x: jax.Array, repeats: int, jit: Callable) -> tuple[float, ...]:
   """Milliseconds for (forward, kernel gradient, input gradient, forward + both)."""
   params = module.init(jax.random.key(0), x)
   output = module.apply(params, x)
@@ -84,18 +89,21 @@ def _time_layer(module: nn.Module, x: jax.Array, repeats: int) -> tuple[float, .
   def loss(params, x):
     return jnp.vdot(module.apply(params, x), cotangent)
 
-  forward = jax.jit(module.apply)
-  kernel_gradient = jax.jit(jax.grad(loss, argnums=0))
-  input_gradient = jax.jit(jax.grad(loss, argnums=1))
-  both = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+  forward = jit(module.apply)
+  kernel_gradient = jit(jax.grad(loss, argnums=0))
+  input_gradient = jit(jax.grad(loss, argnums=1))
+  both = jit(jax.value_and_grad(loss, argnums=(0, 1)))
   return tuple(
     _median_ms(function, params, x, repeats=repeats)
     for function in (forward, kernel_gradient, input_gradient, both)
   )
 
 
-def main(batch: int, repeats: int, only: Optional[str]) -> None:
+def main(batch: int, repeats: int, only: Optional[str], xla_defaults: bool) -> None:
+  jit = jax.jit if xla_defaults else xla_options.jit
+  options = 'defaults' if xla_defaults else xla_options.compiler_options() or 'defaults'
   print(f'batch {batch}, median of {repeats} runs, ms, on {jax.devices()[0].device_kind}')
+  print(f'XLA compile options: {options}')
   print('| layer | impl | forward | kernel grad | input grad | fwd + both grads |')
   print('|---|---|---:|---:|---:|---:|')
   for name, implementations in _LAYERS:
@@ -103,7 +111,7 @@ def main(batch: int, repeats: int, only: Optional[str]) -> None:
       continue
     for implementation, module, shape in implementations:
       x = jax.random.normal(jax.random.key(2), (batch, *shape))
-      timings = _time_layer(module, x, repeats)
+      timings = _time_layer(module, x, repeats, jit)
       print(
         f'| {name} | {implementation} | ' + ' | '.join(f'{t:.1f}' for t in timings) + ' |',
         flush=True,
@@ -115,5 +123,8 @@ if __name__ == '__main__':
   parser.add_argument('--batch', type=int, default=64)
   parser.add_argument('--repeats', type=int, default=9)
   parser.add_argument('--only', default=None, help='time only layers whose name contains this')
+  parser.add_argument(
+    '--xla_defaults', action='store_true', help='compile without gan_jax.xla_options'
+  )
   args = parser.parse_args()
-  main(args.batch, args.repeats, args.only)
+  main(args.batch, args.repeats, args.only, args.xla_defaults)
