@@ -35,15 +35,11 @@ def _output_and_gradients(module, params, x):
   return output, gradients
 
 
-@pytest.mark.parametrize(
-  'batch, height, width, in_features, features',
-  [(2, 4, 4, 8, 16), (3, 5, 7, 3, 2), (1, 8, 8, 16, 3), (2, 6, 3, 32, 1)],
-)
-@pytest.mark.parametrize('padding', ['SAME', ((2, 2), (2, 2))])
-def test_sub_pixel_conv_transpose_equals_flax(batch, height, width, in_features, features, padding):
-  x = jax.random.normal(jax.random.key(0), (batch, height, width, in_features))
-  fast = layers.SubPixelConvTranspose(features)
-  reference = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding=padding, use_bias=False)
+def _assert_equals_flax(fast, reference, x):
+  """Asserts that `fast` and flax's `reference` layer share parameters, outputs and gradients.
+
+  Returns the output of `fast` on x.
+  """
   params = fast.init(jax.random.key(1), x)
   # Same parameter name, shape and layout: each module's own init makes the other's params.
   assert jax.tree.map(jnp.shape, params) == jax.tree.map(
@@ -53,10 +49,25 @@ def test_sub_pixel_conv_transpose_equals_flax(batch, height, width, in_features,
   expected, (expected_kernel_gradient, expected_input_gradient) = _output_and_gradients(
     reference, params, x
   )
-  assert output.shape == (batch, 2 * height, 2 * width, features)
   _assert_close(output, expected)
   _assert_close(kernel_gradient['params']['kernel'], expected_kernel_gradient['params']['kernel'])
   _assert_close(input_gradient, expected_input_gradient)
+  return output
+
+
+@pytest.mark.parametrize(
+  'batch, height, width, in_features, features',
+  [(2, 4, 4, 8, 16), (3, 5, 7, 3, 2), (1, 8, 8, 16, 3), (2, 6, 3, 32, 1)],
+)
+@pytest.mark.parametrize('padding', ['SAME', ((2, 2), (2, 2))])
+def test_sub_pixel_conv_transpose_equals_flax(batch, height, width, in_features, features, padding):
+  x = jax.random.normal(jax.random.key(0), (batch, height, width, in_features))
+  output = _assert_equals_flax(
+    layers.SubPixelConvTranspose(features),
+    nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding=padding, use_bias=False),
+    x,
+  )
+  assert output.shape == (batch, 2 * height, 2 * width, features)
 
 
 @pytest.mark.parametrize('size', [4, 7])
@@ -85,20 +96,8 @@ def _flax_strided_conv(features):
 )
 def test_strided_conv_equals_flax(batch, height, width, in_features, features):
   x = jax.random.normal(jax.random.key(0), (batch, height, width, in_features))
-  fast = layers.StridedConv(features)
-  reference = _flax_strided_conv(features)
-  params = fast.init(jax.random.key(1), x)
-  assert jax.tree.map(jnp.shape, params) == jax.tree.map(
-    jnp.shape, reference.init(jax.random.key(1), x)
-  )
-  output, (kernel_gradient, input_gradient) = _output_and_gradients(fast, params, x)
-  expected, (expected_kernel_gradient, expected_input_gradient) = _output_and_gradients(
-    reference, params, x
-  )
+  output = _assert_equals_flax(layers.StridedConv(features), _flax_strided_conv(features), x)
   assert output.shape == (batch, height // 2, width // 2, features)
-  _assert_close(output, expected)
-  _assert_close(kernel_gradient['params']['kernel'], expected_kernel_gradient['params']['kernel'])
-  _assert_close(input_gradient, expected_input_gradient)
 
 
 def test_strided_conv_second_derivatives_equal_flax():
