@@ -1,9 +1,10 @@
-r"""Conditional GAN (Mirza & Osindero 2014) with seed 004's MLPs, on MNIST.
+r"""Conditional GAN (Mirza & Osindero 2014) with the MLPs of Aakash's GAN-variants
+slides, on MNIST.
 
   python -m experiments.train --config=configs/cgan_mnist.py
 
 G(z, y) and D(x, y) both read the one-hot digit class y next to their input
-("train with labels", seed 001); the sample grids have one row per digit,
+("train with labels", Rahmdel's GAN tutorial); the sample grids have one row per digit,
 each column one z. The paper's MLPs were wider and used maxout in D; these are
 `gan_mnist`'s (G 64+10 -> 256 -> 256 -> 784, D 784+10 -> 256 -> 256 -> 1), with
 its Adam settings. `--config.model.conditioning=projection` swaps in the

@@ -2,13 +2,13 @@ r"""DCGAN (Radford et al. 2015) on 64x64 faces: the main job.
 
   python -m experiments.train --config=configs/dcgan_faces.py
 
-trains seed 004's DCGAN on the 100 LFW face crops that ship with
+trains the DCGAN of Aakash's GAN-variants analysis slides on the 100 LFW face crops that ship with
 scikit-image, so it runs offline with no data to fetch. Other face data is one
 flag away:
 
   # CelebA through TFDS (downloads on first use; crop 108x108, resize to 64):
   python -m experiments.train --config=configs/dcgan_faces.py --config.data.name=celeb_a
-  # Any folder of JPEG/PNG images (e.g. seed 004's 683 face photos):
+  # Any folder of JPEG/PNG images (e.g. the 683 face photos of Aakash's slides):
   python -m experiments.train --config=configs/dcgan_faces.py \
       --config.data.name=folder --config.data.path=/path/to/faces
 

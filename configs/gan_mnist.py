@@ -1,4 +1,5 @@
-r"""The original GAN (Goodfellow et al. 2014) with seed 004's MLPs, on MNIST.
+r"""The original GAN (Goodfellow et al. 2014) with the MLPs of Aakash's GAN-variants slides,
+on MNIST.
 
   python -m experiments.train --config=configs/gan_mnist.py
 
@@ -32,7 +33,8 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'mlp'
-  # Seed 004: G 64 -> 256 -> 256 -> 784 (ReLU, tanh); D 784 -> 256 -> 256 -> 1 (LeakyReLU 0.2).
+  # As in Aakash's slides: G 64 -> 256 -> 256 -> 784 (ReLU, tanh);
+  # D 784 -> 256 -> 256 -> 1 (LeakyReLU 0.2).
   config.model.latent_dim = 64
   config.model.generator_hidden_sizes = (256, 256)
   config.model.discriminator_hidden_sizes = (256, 256)

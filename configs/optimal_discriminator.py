@@ -2,8 +2,8 @@ r"""The optimal discriminator, measured (Goodfellow et al. 2014, Proposition 1, 
 
   python -m experiments.optimal_discriminator
 
-trains D alone against a linear G frozen at p_g = N(0, 2^2), on seed 002's
-bimodal data, and compares it with D* = p_data / (p_data + p_g); then fits D
+trains D alone against a linear G frozen at p_g = N(0, 2^2), on the bimodal
+data of Strakhov's blog post (2018), and compares it with D* = p_data / (p_data + p_g); then fits D
 against a G far from the data and measures G's gradient under the minimax and
 the non-saturating losses (saturation). About two minutes on 2 CPU cores. The
 models, losses and train step are those of the toy configs.

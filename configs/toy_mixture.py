@@ -1,4 +1,4 @@
-r"""Seed 002's mode averaging: a linear generator on an equal mixture of two Gaussians.
+r"""Mode averaging (Strakhov 2018): a linear generator on an equal mixture of two Gaussians.
 
   python -m experiments.toy --config=configs/toy_mixture.py
 

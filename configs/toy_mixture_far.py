@@ -1,4 +1,4 @@
-r"""Seed 002's mode collapse: the right mode of `toy_mixture` moved far out.
+r"""Mode collapse as in Strakhov's blog post (2018): the right mode of `toy_mixture` moved far out.
 
   python -m experiments.toy --config=configs/toy_mixture_far.py
 

@@ -1,8 +1,8 @@
-r"""Seed 002's fix for mode averaging: an MLP generator on the data of `toy_mixture`.
+r"""Strakhov's (2018) fix for mode averaging: an MLP generator on the data of `toy_mixture`.
 
   python -m experiments.toy --config=configs/toy_mixture_mlp.py
 
-G is seed 002's z (1) -> 256 -> 256 -> x MLP (ReLU, linear output). Unlike
+G is the blog post's z (1) -> 256 -> 256 -> x MLP (ReLU, linear output). Unlike
 the linear G it can bend N(0, 1) into two bumps, and puts about half its
 mass near each mode; D ends near 1/2. Takes the discriminator variants of
 `toy_gaussian`.

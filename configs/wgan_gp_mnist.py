@@ -1,4 +1,5 @@
-r"""WGAN-GP (Gulrajani et al. 2017) with seed 004's MLPs, on MNIST.
+r"""WGAN-GP (Gulrajani et al. 2017) with the MLPs of Aakash's GAN-variants slides,
+on MNIST.
 
   python -m experiments.train --config=configs/wgan_gp_mnist.py
 

@@ -1,4 +1,5 @@
-r"""WGAN with weight clipping (Arjovsky et al. 2017) and seed 004's MLPs, on MNIST.
+r"""WGAN with weight clipping (Arjovsky et al. 2017) and the MLPs of Aakash's
+GAN-variants slides, on MNIST.
 
   python -m experiments.train --config=configs/wgan_mnist.py
 

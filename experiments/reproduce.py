@@ -1,11 +1,11 @@
-r"""Reproduces one of the seeds' tables: python -m experiments.reproduce --table=NAME.
+r"""Reproduces a published table: python -m experiments.reproduce --table=NAME.
 
-  --table=parzen_mnist        seed 003, Table 1 (Parzen-window log-likelihood)
-  --table=mmd_1nn_mnist       seed 004 (MMD and 1-NN accuracy of GAN and WGAN)
-  --table=dcgan_faces_epochs  seed 004 (DCGAN faces across epochs)
+  --table=parzen_mnist        Goodfellow et al. 2014, Table 1 (Parzen-window log-likelihood)
+  --table=mmd_1nn_mnist       Aakash's GAN-variants slides (MMD and 1-NN accuracy of GAN and WGAN)
+  --table=dcgan_faces_epochs  Aakash's GAN-variants slides (DCGAN faces across epochs)
 
 Trains what the table needs under --workdir (reusing runs already there),
-evaluates, and writes results/NAME.md with the seed's numbers, the protocol
+evaluates, and writes results/NAME.md with the published numbers, the protocol
 and figures. The MNIST tables run on the bundled 5,000 digits; on a machine
 with internet, --data=mnist runs them on full MNIST. For example
 

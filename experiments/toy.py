@@ -1,4 +1,4 @@
-r"""Trains a toy GAN (seed 002): python -m experiments.toy --config=configs/toy_gaussian.py.
+r"""Trains a toy GAN (Strakhov 2018): python -m experiments.toy --config=configs/toy_gaussian.py.
 
 Writes results.json, metrics.jsonl, plots/, curves.png, summary.png and
 training.gif to --workdir (default runs/<config stem>[_<variant>]). A toy run

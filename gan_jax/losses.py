@@ -61,7 +61,7 @@ def minimax(real_logits: jax.Array, fake_logits: jax.Array, real_label: float = 
   min_G max_D V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))].
   D minimizes -V; G minimizes E_z[log(1 - D(G(z)))], the saturating form: its
   gradient vanishes when D confidently rejects samples (D(G(z)) -> 0), which is
-  early in training (seed 000, section 4.2).
+  early in training (Lima's GAN lecture notes, section 4.2).
 
   Args:
     real_logits: [batch] logits of D on real data.
@@ -186,7 +186,7 @@ def loss_config(**overrides) -> ml_collections.ConfigDict:
 
   name:        a key of `LOSSES`.
   real_label:  D's target on real data; 0.9 is one-sided label smoothing
-               (Salimans et al. 2016; seed 001): real targets 0.9, fake
+               (Salimans et al. 2016; Rahmdel's GAN tutorial): real targets 0.9, fake
                targets stay 0. Only for the SMOOTHABLE_LOSSES.
   auxiliary_weight: weight of `auxiliary_classifier_loss` in both players'
                losses when model.conditioning='auxiliary' (AC-GAN: 1).

@@ -1,4 +1,4 @@
-"""The optimal discriminator, measured on trained networks (seeds 000 and 003).
+"""The optimal discriminator, measured on trained networks (Goodfellow et al. 2014).
 
 Goodfellow et al. 2014, Proposition 1: for a fixed G, the D that maximizes
 V(G, D) is D*(x) = p_data(x) / (p_data(x) + p_g(x)); Theorem 1: then
@@ -14,7 +14,8 @@ makes no update), then compared with D* on a grid:
     V(G, D*) and -log 4 + 2 JSD(p_data || p_g), by quadrature;
   - at p_g = p_data: D* = 1/2 everywhere and V(G, D*) = -log 4.
 
-Saturation (Goodfellow et al. 2014, section 3; seed 000, section 4.2): D is
+Saturation (Goodfellow et al. 2014, section 3; Lima's GAN
+lecture notes, section 4.2): D is
 also fitted against a G far from the data, which it learns to reject
 confidently; one more train step with the minimax loss and one with the
 non-saturating loss then give G's gradient norm under each: the first

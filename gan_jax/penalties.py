@@ -141,7 +141,7 @@ def r2(discriminator_fn: DiscriminatorFn, params, real, fake, rng) -> jax.Array:
 
 
 def l2(discriminator_fn: DiscriminatorFn, params, real, fake, rng) -> jax.Array:
-  """L2 weight decay on D (seed 002): 1/2 sum of the squared kernel weights.
+  """L2 weight decay on D (Strakhov 2018): 1/2 sum of the squared kernel weights.
 
   Only kernels (dense and convolution weights) are decayed, not biases or
   normalization scales.

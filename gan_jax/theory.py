@@ -1,4 +1,4 @@
-"""The theory of the GAN game (Goodfellow et al. 2014, section 4; seeds 000 and 003).
+"""The theory of the GAN game (Goodfellow et al. 2014, section 4; Lima's GAN lecture notes).
 
 For a fixed generator with density p_g, the value of the game (Eq. 1, written
 over x as in the proof of Proposition 1) is
@@ -10,7 +10,7 @@ i.e. D*'s logit is the log density ratio log p_data(x) - log p_g(x).
 Theorem 1: C(G) = V(G, D*) = -log 4 + 2 JSD(p_data || p_g), minimized (at
 -log 4, with D* = 1/2 everywhere) if and only if p_g = p_data.
 
-Section 3 (seed 000, section 4.2): G's minimax loss log(1 - D(G(z)))
+Section 3 (Lima's GAN lecture notes, section 4.2): G's minimax loss log(1 - D(G(z)))
 saturates, its gradient vanishing as D(G(z)) -> 0, while the non-saturating
 -log D(G(z)) keeps it; see `generator_logit_gradients`.
 

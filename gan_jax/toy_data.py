@@ -5,7 +5,7 @@ N(mu_i, sigma_i^2 I), i = 1..M, in d dimensions:
 
   p(x) = 1/M sum_i N(x; mu_i, sigma_i^2 I).
 
-That covers seed 002's 1-D data (one Gaussian; two Gaussians, for mode
+That covers the 1-D data of Strakhov's blog post (2018) (one Gaussian; two Gaussians, for mode
 averaging and mode collapse) and the standard 2-D mode-coverage benchmarks: 8
 Gaussians on a ring (Metz et al. 2017) and 25 on a 5 x 5 grid (Srivastava et al.
 2017). Because the density is exact, the optimal discriminator

@@ -1,10 +1,10 @@
-"""Figures of the toy studies, like seed 002's: densities, D(x), curves, an animation.
+"""Figures of the toy studies, like Strakhov's (2018): densities, D(x), curves, an animation.
 
   1-D frame   the real density p_data, a histogram of G's samples and D(x)
-              on one axis (seed 002, Fig. 7 and 14);
+              on one axis (Strakhov 2018, Fig. 7 and 14);
   2-D frame   D(x) as a heat map, the modes and G's samples;
   curves      mean D(x) and D(G(z)) over training, and G's mean and standard
-              deviation (1-D, seed 002, Fig. 1-4) or the modes covered and
+              deviation (1-D, Strakhov 2018, Fig. 1-4) or the modes covered and
               the high-quality fraction (2-D);
   GIF         every frame of the run, in order.
 
@@ -226,7 +226,7 @@ def write_optimal_discriminator_figure(
   right.set_yscale('log')
   right.set_xlabel('D(G(z))')
   right.set_ylabel("|d G's loss / d logit|")
-  right.set_title("G's gradient through D (seed 000, section 4.2)", fontsize=9)
+  right.set_title("G's gradient through D (Lima's lecture notes, section 4.2)", fontsize=9)
   right.legend(fontsize=8)
   figure.tight_layout()
   _save_png(figure, path)

@@ -1,4 +1,4 @@
-"""Toy GAN studies (seed 002): the library's train step on data with known densities.
+"""Toy GAN studies (Strakhov 2018): the library's train step on data with known densities.
 
 A toy run trains exactly what `gan_jax.train` trains (`train.build` makes the
 models, loss, penalty and optimizers; `train.train_step` is the step), on 1-D

@@ -61,7 +61,7 @@ def _generator_gradient(loss, fake_logit):
 
 
 def test_minimax_generator_gradient_saturates_non_saturating_does_not():
-  # Seed 000, section 4.2: when D rejects samples (D(G(z)) -> 0, logit -> -inf),
+  # Lima's GAN lecture notes, section 4.2: when D rejects samples (D(G(z)) -> 0, logit -> -inf),
   # d/dl log(1 - sigmoid(l)) = -sigmoid(l) -> 0, while d/dl -log sigmoid(l) -> -1.
   for logit in (-5.0, -10.0, -20.0):
     np.testing.assert_allclose(

@@ -1,7 +1,8 @@
-"""Tests of the seeds' tables (gan_jax.reproduction, experiments.reproduce).
+"""Tests of the published tables (gan_jax.reproduction, experiments.reproduce).
 
-The metric wrappers are checked against references written here from seed
-004's formulas and against closed forms; the tables' logic on small inputs;
+The metric wrappers are checked against references written here from the
+formulas of Aakash's GAN-variants slides and against closed forms; the tables'
+logic on small inputs;
 and the app end to end on tiny configs, whose numbers must equal what
 `gan_jax.metrics` gives on the same samples.
 """
@@ -30,7 +31,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def seed004_scores(real, fake):
-  """Seed 004's metric.py (compute_score: mmd and knn with k = 1), in float64 numpy."""
+  """The metric.py of Aakash's slides (compute_score: mmd and knn with k = 1), in float64 numpy."""
   x, y = real.reshape(len(real), -1).astype(np.float64), fake.reshape(len(fake), -1)
   pooled = np.concatenate([x, y.astype(np.float64)])
   squared = np.sum((pooled[:, None] - pooled[None]) ** 2, axis=-1)
@@ -45,7 +46,7 @@ def seed004_scores(real, fake):
   return mmd, correct.mean(), correct[:m].mean(), correct[m:].mean()
 
 
-# Seed 004's scores.
+# The scores of Aakash's slides.
 
 
 def test_minibatch_scores_match_seed004_formulas():
@@ -108,7 +109,7 @@ def test_evenly_spaced_steps():
 def test_epoch_end_steps_of_seed004_epochs_on_the_bundled_faces():
   steps = dcgan_faces_epochs.epoch_end_steps(published.DCGAN_FACES_EPOCHS, 100, 64)
   assert steps == (2, 79, 157, 235, 313)
-  # Seed 004: 683 photos at batch 64 is 11 steps an epoch (the last batch partial).
+  # Aakash's slides: 683 photos at batch 64 is 11 steps an epoch (the last batch partial).
   assert dcgan_faces_epochs.epoch_end_steps((1, 200), 683, 64) == (11, 2135)
 
 
@@ -148,7 +149,7 @@ def test_parzen_table_puts_ours_beside_the_seeds():
     reference=result(300.0),
     timing=['Training: T.'],
   )
-  assert '| Adversarial nets | 225.0 ± 2.0 | seed 003, Table 1 |' in markdown
+  assert '| Adversarial nets | 225.0 ± 2.0 | Goodfellow et al. 2014, Table 1 |' in markdown
   assert f'**205.0 ± {np.std([200, 210], ddof=1):.1f}**' in markdown
   assert '| 1 | 0.2000 | 3.0 | 210.0 ± 1.5 |' in markdown
   assert '`train[4500:]` (500)' in markdown and '10,000 samples' in markdown
@@ -267,7 +268,7 @@ def test_parzen_table_holds_what_the_metric_gives_on_the_same_samples(tiny_parze
     markdown = f.read()
   with open(os.path.join(results, 'parzen_mnist.json'), encoding='utf-8') as f:
     numbers = json.load(f)
-  assert '| Adversarial nets | 225.0 ± 2.0 | seed 003, Table 1 |' in markdown
+  assert '| Adversarial nets | 225.0 ± 2.0 | Goodfellow et al. 2014, Table 1 |' in markdown
   assert os.path.getsize(os.path.join(results, 'parzen_mnist_samples.png')) > 0
 
   digits = lambda part: bundled_splits[part].images.reshape(-1, 784) / 255.0

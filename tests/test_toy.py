@@ -1,4 +1,4 @@
-"""The toy studies of seed 002: data, models, the scanned train loop, outcomes, the app."""
+"""Toy studies (Strakhov 2018): data, models, the scanned train loop, outcomes, the app."""
 
 import json
 import math
@@ -150,7 +150,7 @@ def test_linear_generator_averages_the_modes_of_a_mixture():
   config = toy_mixture.get_config()
   config.train.num_steps = 600
   results = toy_train.train_and_evaluate(config, None)
-  # One bell curve between the modes, wider than either (seed 002, Fig. 10-14).
+  # One bell curve between the modes, wider than either (Strakhov 2018, Fig. 10-14).
   assert abs(results['generator']['mean']) < 0.5
   assert results['generator']['std'] > 2 * 0.5
   assert (

@@ -85,7 +85,7 @@ def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labe
 
 
 def _toy_discriminator(config: ml_collections.ConfigDict) -> nn.Module:
-  """Seed 002's D on vectors: an MLP (three hidden layers in its configs), optional dropout."""
+  """Strakhov's (2018) D on vectors: an MLP (three hidden layers in its configs), maybe dropout."""
   _check_normalization(
     'discriminator', 'toy', config.discriminator_normalization, ('none', 'layer', 'spectral')
   )

@@ -1,4 +1,4 @@
-"""Class conditioning ("train with labels", seed 001), shared by every architecture.
+"""Class conditioning ("train with labels", Rahmdel's GAN tutorial), shared by every architecture.
 
 `model.conditioning` names how the class label y in {0, ..., num_classes - 1}
 enters the two players:

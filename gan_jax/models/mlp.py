@@ -1,9 +1,9 @@
 """Fully connected generator and discriminator (Goodfellow et al. 2014).
 
-The defaults are seed 004's MNIST networks:
+The defaults are the MNIST networks of Aakash's GAN-variants slides:
   G: z (64) -> 256 -> 256 -> 784, ReLU between layers, tanh output;
   D: 784 -> 256 -> 256 -> 1 logit, LeakyReLU(0.2) between layers.
-The discriminator returns a logit; the sigmoid of seed 004's listing is folded
+The discriminator returns a logit; the sigmoid of the slides' listing is folded
 into the losses (`gan_jax.losses`), which is the stable way to compute it.
 Both players can be class-conditional (`gan_jax.models.conditioning`), and
 normalize their hidden layers as named in `layers.GENERATOR_NORMALIZATIONS`
@@ -29,7 +29,7 @@ class Generator(nn.Module):
     image_shape: (height, width, channels) of the generated images.
     hidden_sizes: width of each hidden layer.
     normalization: of the hidden layers, one of
-      `layers.GENERATOR_NORMALIZATIONS`; 'none' in seed 004.
+      `layers.GENERATOR_NORMALIZATIONS`; 'none' in Aakash's slides.
     reference_batch_size: size of the fixed reference batch of 'virtual_batch'.
     batch_axis_name: pmap axis of 'batch' normalization's statistics.
     num_classes, conditioning: see `gan_jax.models.conditioning`.
@@ -74,8 +74,8 @@ class Discriminator(nn.Module):
 
   Attributes:
     hidden_sizes: width of each hidden layer.
-    dropout_rate: dropout after each hidden activation in training (seed 002
-      regularizes D this way); needs a 'dropout' rng when non-zero.
+    dropout_rate: dropout after each hidden activation in training (Strakhov's
+      blog post regularizes D this way); needs a 'dropout' rng when non-zero.
     normalization: 'none', 'layer' (LayerNorm after each hidden layer) or
       'spectral' (every dense layer spectrally normalized).
     num_classes, conditioning: see `gan_jax.models.conditioning`.

@@ -1,14 +1,14 @@
-"""Generators for the toy studies of seed 002, on vectors [batch, d].
+"""Generators for the toy studies of Strakhov's blog post (2018), on vectors [batch, d].
 
   LinearGenerator  G(z) = a z + b with z ~ N(0, I): p_g = N(b, a^T a), so a
                    GAN can recover N(mu, sigma) exactly (|a| = sigma, b = mu)
                    but can give a bimodal p_data only one bell curve.
-  MLPGenerator     z -> ReLU MLP (seed 002: two hidden layers of 256) -> x,
+  MLPGenerator     z -> ReLU MLP (the blog post's: two hidden layers of 256) -> x,
                    with a linear output, since toy data are not bounded.
 
 Their discriminator is `gan_jax.models.mlp.Discriminator` with three hidden
 layers ("a fully-connected neural net with three layers with a binary
-classifier on top", seed 002), optionally with dropout.
+classifier on top", the blog post), optionally with dropout.
 """
 
 import math
@@ -22,10 +22,10 @@ import jax.numpy as jnp
 class LinearGenerator(nn.Module):
   """G(z) = a z + b: an affine map of z [batch, latent_dim] to x [batch, d].
 
-  p_g = N(b, a^T a). In 1-D (latent_dim = d = 1) this is seed 002's generator:
+  p_g = N(b, a^T a). In 1-D (latent_dim = d = 1) this is the blog post's generator:
   p_g = N(b, |a|^2), so a GAN can recover N(mu, sigma) exactly (|a| = sigma,
   b = mu). a starts as the identity (as much of it as fits [latent_dim, d])
-  and b at 0, i.e. p_g = N(0, I) when latent_dim >= d, as in seed 002.
+  and b at 0, i.e. p_g = N(0, I) when latent_dim >= d, as in the blog post.
 
   Attributes:
     example_shape: the shape of one sample, e.g. (1,) or (2,).

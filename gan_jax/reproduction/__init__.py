@@ -1,12 +1,13 @@
-"""Reproducing the seeds' tables: one module per table, chosen by name from `TABLES`.
+"""Reproducing the published tables: one module per table, chosen by name from `TABLES`.
 
-  parzen_mnist        seed 003, Table 1: Parzen-window log-likelihood on MNIST.
-  mmd_1nn_mnist       seed 004: MMD and 1-NN accuracy of an MLP GAN and WGAN on MNIST.
-  dcgan_faces_epochs  seed 004: DCGAN face samples across epochs.
+  parzen_mnist        Goodfellow et al. 2014, Table 1: Parzen-window log-likelihood on MNIST.
+  mmd_1nn_mnist       Aakash's GAN-variants slides: MMD and 1-NN accuracy of an MLP GAN
+                      and WGAN on MNIST.
+  dcgan_faces_epochs  Aakash's GAN-variants slides: DCGAN face samples across epochs.
 
 Each table module has `reproduce(configs, options) -> path`: it trains the
 runs it needs (or reuses them, `runs`), evaluates them with `gan_jax.metrics`,
-and writes results/<table>.md beside the seed's numbers (`published`), with
+and writes results/<table>.md beside the published numbers (`published`), with
 its protocol, figures and the raw numbers as JSON (`report`).
 """
 

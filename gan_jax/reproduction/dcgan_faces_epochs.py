@@ -1,13 +1,13 @@
-"""Seed 004's DCGAN faces across epochs: G's samples after epochs 1, 50, 100, 150, 200.
+"""DCGAN faces across epochs: G's samples after epochs 1, 50, 100, 150, 200.
 
-Seed 004 trained DCGAN on its 683 face photos (batch 64, so 11 steps an
-epoch) and showed samples after those epochs, with no numbers. Here an epoch
-is a pass over the data at the config's batch size, so epoch e ends at step
-ceil(e N / batch): on the 100 bundled faces at batch 64, steps 2, 79, 157,
-235 and 313. The figure shows G's samples from the same noise at each of
-them; the table adds seed 004's MMD and 1-NN accuracy
-(`minibatch_metrics`) of as many samples as faces scored (at most 100)
-against those faces, in pixel space.
+Aakash's GAN-variants analysis slides trained DCGAN on their 683 face photos
+(batch 64, so 11 steps an epoch) and showed samples after those epochs, with no
+numbers. Here an epoch is a pass over the data at the config's batch size, so
+epoch e ends at step ceil(e N / batch): on the 100 bundled faces at batch 64,
+steps 2, 79, 157, 235 and 313. The figure shows G's samples from the same noise
+at each of them; the table adds the slides' MMD and 1-NN accuracy
+(`minibatch_metrics`) of as many samples as faces scored (at most 100) against
+those faces, in pixel space.
 """
 
 import dataclasses
@@ -32,7 +32,7 @@ COLUMNS = minibatch_metrics.COLUMNS
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
-  """The epochs of seed 004's figure; how many faces are scored; images per figure row."""
+  """The epochs of the slides' figure; how many faces are scored; images per figure row."""
 
   epochs: tuple[int, ...] = published.DCGAN_FACES_EPOCHS
   max_scored_images: int = 100
@@ -87,30 +87,30 @@ def render(
   )
   protocol_items = [
     f'Data: `{data.name}`, {data_size:,} images, centre-cropped and resized to '
-    f'{data.image_size}x{data.image_size}. Seed 004 used 683 photos of 5 people at 256x256 '
-    "(not public); the bundled set is scikit-image's 100 LFW crops of 25x25 grey pixels, "
+    f"{data.image_size}x{data.image_size}. Aakash's slides used 683 photos of 5 people at "
+    "256x256 (not public); the bundled set is scikit-image's 100 LFW crops of 25x25 grey pixels, "
     'upscaled, so samples are blurry by construction.',
-    f'Model: `{MODEL}`, DCGAN as in seed 004 (G {_widths(config)} channels, transposed '
+    f"Model: `{MODEL}`, DCGAN as in Aakash's slides (G {_widths(config)} channels, transposed "
     'convolutions with batch norm; D mirrors it, LeakyReLU 0.2); '
     f'{report.describe_training(config)}.',
-    f"Epoch e ends at step ceil(e x {data_size} / {config.train.batch_size}). Seed 004's epochs "
+    f"Epoch e ends at step ceil(e x {data_size} / {config.train.batch_size}). The slides' epochs "
     f'of {published.DCGAN_FACES_NUM_IMAGES} photos took {seed_steps_per_epoch} updates each, so '
     f'its samples came after {", ".join(f"{e * seed_steps_per_epoch:,}" for e in protocol.epochs)} '
     'updates: by updates, the rows here are earlier in training than its.',
     'G draws in evaluation mode (batch norm with its running statistics), as the training '
     'grids and `experiments.sample` do; after a few steps those statistics are still near their '
-    "initial values, so G's first samples are flat. Seed 004's code drew its samples in "
+    "initial values, so G's first samples are flat. The slides' code drew its samples in "
     'training mode (with the statistics of the sample batch).',
-    f"Scores ({spread}): seed 004's MMD and 1-NN accuracy (see `mmd_1nn_mnist.md`) of "
+    f"Scores ({spread}): the slides' MMD and 1-NN accuracy (see `mmd_1nn_mnist.md`) of "
     f'{num_scored} samples against {num_scored} real faces in pixel space ([-1, 1], '
-    f'{data.image_size}x{data.image_size}x3). Seed 004 reports no numbers for this figure.',
+    f'{data.image_size}x{data.image_size}x3). The slides report no numbers for this figure.',
   ]
   return '\n\n'.join(
     [
-      '# DCGAN faces across epochs (seed 004)',
+      "# DCGAN faces across epochs (Aakash's GAN-variants slides)",
       f'`{command}` regenerates this file.',
       f'![real faces, then samples from the same noise after each epoch]({NAME}.png)',
-      report.markdown_table(['epoch', 'step', *COLUMNS, 'seed 004'], rows),
+      report.markdown_table(['epoch', 'step', *COLUMNS, "Aakash's slides"], rows),
       '## Protocol',
       report.bullet_list(protocol_items),
       '## Time and hardware',

@@ -1,6 +1,6 @@
-"""Seed 004's MMD and 1-NN accuracy of one batch of real and one of generated images.
+"""MMD and 1-NN accuracy of a real and a generated batch, as in Aakash's GAN-variants slides.
 
-Seed 004's numbers come from the authors' metric.py (adapted from Xu et al.
+The slides' numbers come from the authors' metric.py (adapted from Xu et al.
 2018, "An empirical study on evaluation metrics of generative adversarial
 networks", github.com/xuqiantong/GAN-Metrics), applied in pixel space to a
 batch of real images x (m of them) and of generated images y (n):
@@ -44,7 +44,7 @@ def kernel_width(real) -> float:
 
 
 def minibatch_scores(real, fake) -> Scores:
-  """Seed 004's metrics of a real and a generated batch (see the module docstring).
+  """The slides' metrics of a real and a generated batch (see the module docstring).
 
   Args:
     real: [m, ...] real images (flattened here), m >= 2 and not all equal.

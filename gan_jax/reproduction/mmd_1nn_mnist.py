@@ -1,6 +1,6 @@
-"""Seed 004's table: MMD and 1-NN accuracy of its MLP GAN and MLP WGAN on MNIST.
+"""MMD and 1-NN accuracy of an MLP GAN and WGAN on MNIST (Aakash's GAN-variants slides).
 
-Seed 004's code scored every training iteration's 100 real and 100 generated
+The slides' code scored every training iteration's 100 real and 100 generated
 digits (`minibatch_metrics.minibatch_scores`) and reported the mean and the
 variance over all iterations of training. Here each run's G is scored at
 `mnist.NUM_EVALUATIONS` evenly spaced checkpoints, on `batches_per_evaluation`
@@ -8,7 +8,7 @@ batches of `batch_size` training digits against as many samples, and
 summarized two ways:
 
   over training: mean and variance over every scored batch, of every
-    checkpoint and seed (seed 004's aggregation);
+    checkpoint and seed (the slides' aggregation);
   final G: each run's mean over the batches of its last checkpoint, then the
     mean and standard deviation over seeds.
 
@@ -38,7 +38,7 @@ COLUMNS = minibatch_metrics.COLUMNS
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
-  """Batch size as in seed 004's code; batches per checkpoint, ours."""
+  """Batch size as in the slides' code; batches per checkpoint, ours."""
 
   batch_size: int = 100
   batches_per_evaluation: int = 20
@@ -65,7 +65,7 @@ def real_batch_indices(
 
 
 def score_batches(real: np.ndarray, fake: np.ndarray) -> np.ndarray:
-  """Seed 004's scores of batch pairs: real [B, n, ...], fake [B, n, ...] -> [B, 4]."""
+  """The slides' scores of batch pairs: real [B, n, ...], fake [B, n, ...] -> [B, 4]."""
   return np.array([minibatch_metrics.minibatch_scores(r, f) for r, f in zip(real, fake)])
 
 
@@ -133,7 +133,7 @@ def render(
   for name, label in MODELS.items():
     summary, seed_scores = summaries[name], published.MMD_1NN_MNIST[name]
     rows += [
-      [label, 'seed 004: over training, mean ± variance', *_cells(*zip(*seed_scores))],
+      [label, "Aakash's slides: over training, mean ± variance", *_cells(*zip(*seed_scores))],
       [
         label,
         'ours: over training, mean ± variance',
@@ -160,9 +160,9 @@ def render(
   splits = mnist.splits_of(data)
   protocol_items = [
     f'Data: {mnist.DESCRIPTIONS[data]}. G trains on `{splits.train}` ({train_size:,} digits); the '
-    "real batches are drawn from the same digits, as in seed 004's code. Seed 004 trained on "
-    'the 60,000 training digits for 200 epochs with batch 100.',
-    f"Scores: seed 004's metric.py on {protocol.batch_size} real and {protocol.batch_size} "
+    "real batches are drawn from the same digits, as in the code of Aakash's slides, which "
+    'trained on the 60,000 training digits for 200 epochs with batch 100.',
+    f"Scores: the slides' metric.py on {protocol.batch_size} real and {protocol.batch_size} "
     'generated digits in pixel space ([-1, 1], 784 dimensions): MMD = sqrt(biased MMD^2) with '
     'the Gaussian kernel exp(-||a - b||^2 / (2 s)), s = the mean squared distance between the '
     'real digits of the batch; leave-one-out 1-NN accuracy of the '
@@ -173,20 +173,21 @@ def render(
       f'`{name}` steps {", ".join(f"{s:,}" for s in steps)}'
       for name, steps in evaluation_steps.items()
     )
-    + '. Seed 004 scored one batch pair at every training iteration.',
-    f'± of seed 004: {published.MMD_1NN_MNIST_SPREAD}; "over training" mirrors it (variance over '
-    'all scored batches, checkpoints and seeds); "final G" is the spread over training seeds.',
+    + ". The slides' code scored one batch pair at every training iteration.",
+    f"± of Aakash's slides: {published.MMD_1NN_MNIST_SPREAD}; "
+    '"over training" mirrors it (variance over all scored batches, checkpoints and seeds); '
+    '"final G" is the spread over training seeds.',
     *[
-      f"`{name}`: seed 004's MLPs ({mnist.describe_mlp(config)}); "
+      f"`{name}`: the slides' MLPs ({mnist.describe_mlp(config)}); "
       f'{report.describe_training(config)}.'
       for name, config in configs.items()
     ],
-    "Seed 004's code trained its GAN with Adam (lr 2e-4, betas 0.9 / 0.999) and its WGAN with "
+    "The slides' code trained its GAN with Adam (lr 2e-4, betas 0.9 / 0.999) and its WGAN with "
     'RMSProp 5e-5, clipping 0.01, one G update per 5 critic updates and a sigmoid on the critic.',
   ]
   return '\n\n'.join(
     [
-      '# MMD and 1-NN accuracy of GAN and WGAN on MNIST (seed 004)',
+      "# MMD and 1-NN accuracy of GAN and WGAN on MNIST (Aakash's GAN-variants slides)",
       f'`{command}` regenerates this file.',
       report.markdown_table(['model', 'measured', *COLUMNS], rows),
       '## Protocol',

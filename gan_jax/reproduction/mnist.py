@@ -2,7 +2,8 @@
 
 G trains on the train split; the Parzen table picks its kernel width on the
 validation split and reports the test split; the MMD / 1-NN table compares
-G's samples with batches of the train split, as seed 004's code did. The
+G's samples with batches of the train split, as the code of Aakash's
+GAN-variants slides did. The
 splits use TFDS's slicing syntax through `data.split`:
 
   bundled_mnist  train[:4000], validation train[4000:4500], test train[4500:]

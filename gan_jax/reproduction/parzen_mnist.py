@@ -1,4 +1,4 @@
-"""Seed 003's Table 1: Parzen-window log-likelihood of held-out MNIST digits.
+"""Table 1 of Goodfellow et al. 2014: Parzen-window log-likelihood of held-out MNIST digits.
 
 Goodfellow et al. 2014 fit a Gaussian kernel density estimate to samples of
 G and report the mean log-likelihood of the MNIST test digits under it, with
@@ -93,12 +93,12 @@ def render(
   splits = mnist.splits_of(data)
   mean, std = report.mean_and_std([result.mean for result in per_seed.values()])
   rows = [
-    [name, report.plus_minus(*estimate, digits=1), 'seed 003, Table 1']
+    [name, report.plus_minus(*estimate, digits=1), 'Goodfellow et al. 2014, Table 1']
     for name, estimate in published.PARZEN_MNIST.items()
   ]
   rows += [
     [
-      f"`{MODEL}` (seed 004's MLP GAN), {config.train.num_steps:,} steps",
+      f"`{MODEL}` (the MLP GAN of Aakash's slides), {config.train.num_steps:,} steps",
       f'**{report.plus_minus(mean, std, digits=1)}**',
       f'ours: mean ± std over {len(per_seed)} seeds',
     ],
@@ -129,7 +129,7 @@ def render(
     f'Kernel: isotropic Gaussian on {protocol.num_samples:,} samples of the final G (fixed noise '
     'per seed); sigma is the grid value with the highest mean validation log-likelihood, '
     f"from np.logspace(-1, 0, {len(protocol.sigmas)}) = {sigmas} (parzen_ll.py's grid).",
-    f"Model: `{MODEL}`, seed 004's MLPs ({mnist.describe_mlp(config)}), "
+    f"Model: `{MODEL}`, the MLPs of Aakash's GAN-variants slides ({mnist.describe_mlp(config)}), "
     f"{report.describe_training(config)}. Goodfellow et al.'s MNIST model was larger "
     '(G 100-1200-1200-784, maxout D with dropout) and trained with momentum SGD.',
     f'± of the published rows: {published.PARZEN_MNIST_SPREAD}; of ours: the standard '
@@ -137,7 +137,7 @@ def render(
   ]
   return '\n\n'.join(
     [
-      '# Parzen-window log-likelihood of MNIST test digits (seed 003, Table 1)',
+      '# Parzen-window log-likelihood of MNIST test digits (Goodfellow et al. 2014, Table 1)',
       f'`{command}` regenerates this file.',
       report.markdown_table(['model', 'test log-likelihood (nats)', 'from'], rows),
       '## Protocol',

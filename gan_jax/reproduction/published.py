@@ -1,11 +1,11 @@
-"""The seeds' published numbers, as data, with what their +- means.
+"""The source documents' published numbers, as data, with what their +- means.
 
-Seed 003 (slides on Goodfellow et al. 2014), Table 1: Parzen-window
+Goodfellow et al. 2014, Table 1: Parzen-window
 log-likelihood of the MNIST test set in nats, +- the standard error of the
 mean across test examples.
 
-Seed 004 (slides analysing GAN, WGAN and DCGAN): MMD and 1-NN accuracy of
-seed 004's MLP GAN and MLP WGAN on MNIST. The slides do not say how these were
+Aakash's slides "Analysis of GAN and its variants" (IIT Tirupati): MMD and
+1-NN accuracy of their MLP GAN and MLP WGAN on MNIST. The slides do not say how these were
 measured; the authors' released code (github.com/nimRobotics/GANs: gan.py,
 wgan.py, metric.py, plot_met.py) computes them on every training iteration,
 between that iteration's 100 real digits and the 100 generated ones, and
@@ -14,7 +14,7 @@ is most likely a variance across training iterations, not a standard
 deviation over runs (a standard deviation of 0.0122 would be below the
 binomial noise of a 1-NN accuracy on 200 points, about 0.033).
 
-Seed 004 also shows DCGAN face samples after epochs 1, 50, 100, 150 and 200,
+The slides also show DCGAN face samples after epochs 1, 50, 100, 150 and 200,
 with no numbers.
 """
 
@@ -28,7 +28,7 @@ class Estimate(NamedTuple):
   spread: float
 
 
-# Seed 003, Table 1 (MNIST column).
+# Goodfellow et al. 2014, Table 1 (MNIST column).
 PARZEN_MNIST = {
   'DBN': Estimate(138.0, 2.0),
   'Stacked CAE': Estimate(121.0, 1.6),
@@ -39,7 +39,7 @@ PARZEN_MNIST_SPREAD = 'standard error of the mean across test examples'
 
 
 class MinibatchScores(NamedTuple):
-  """Seed 004's four columns: MMD and the 1-NN accuracies (overall, on real, on fake)."""
+  """The four columns of Aakash's slides: MMD and 1-NN accuracy (overall, on real, on fake)."""
 
   mmd: float
   one_nn: float
@@ -47,7 +47,7 @@ class MinibatchScores(NamedTuple):
   one_nn_fake: float
 
 
-# Seed 004's table, keyed by this project's config names.
+# The table of Aakash's slides, keyed by this project's config names.
 MMD_1NN_MNIST = {
   'gan_mnist': MinibatchScores(
     Estimate(0.1964, 0.0064),
@@ -64,8 +64,8 @@ MMD_1NN_MNIST = {
 }
 MMD_1NN_MNIST_SPREAD = "variance across training iterations (per the authors' code)"
 
-# Seed 004's DCGAN face figure: the epochs at which it shows samples, and its
-# data: 683 photos, read in batches of 64 (11 an epoch, the last one partial).
+# The DCGAN face figure of Aakash's slides: the epochs at which it shows
+# samples, and its data: 683 photos, read in batches of 64 (11 an epoch, the last one partial).
 DCGAN_FACES_EPOCHS = (1, 50, 100, 150, 200)
 DCGAN_FACES_NUM_IMAGES = 683
 DCGAN_FACES_BATCH_SIZE = 64

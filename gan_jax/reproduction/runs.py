@@ -1,7 +1,7 @@
 """The training runs behind a table: trained through its evaluation steps, restored at each.
 
 A table evaluates each run's G at a few steps (every 3,000 steps; the steps
-that end seed 004's epochs). `train_through` trains a run with
+that end the epochs of Aakash's GAN-variants slides). `train_through` trains a run with
 `train.train_and_evaluate` so that a checkpoint lands on each of those steps:
 periodic checkpoints where the steps are evenly spaced, else stages that end
 there. Since a resumed run continues exactly as an uninterrupted one (every
