@@ -202,8 +202,9 @@ def _feature_function(network: str, config: ml_collections.ConfigDict, image_sha
       'softmax over 10 digits',
     )
   from gan_jax.metrics import inception  # pylint: disable=g-import-not-at-top
+  from gan_jax.metrics import inception_weights  # pylint: disable=g-import-not-at-top
 
-  variables = inception.load_inception_params(config.inception_weights or None)
+  variables = inception_weights.load_inception_params(config.inception_weights or None)
 
   def features_and_probs(images):
     pixels = np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)

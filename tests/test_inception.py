@@ -3,9 +3,9 @@
 The network is checked against torch-fidelity's outputs in
 tests/fixtures/inception_golden.npz, computed by
 tools/compare_inception_with_torch_fidelity.py with seeded random weights that
-`inception.random_state_dict` regenerates here without PyTorch. The reader is
-checked on small state dicts of known values that the same script saved with
-torch.save in both of its formats.
+`inception_weights.random_state_dict` regenerates here without PyTorch. The
+reader is checked on small state dicts of known values that the same script
+saved with torch.save in both of its formats.
 """
 
 import os
@@ -18,6 +18,8 @@ import pytest
 
 from gan_jax import errors
 from gan_jax.metrics import inception
+from gan_jax.metrics import inception_network
+from gan_jax.metrics import inception_weights
 from gan_jax.metrics import torch_checkpoint
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
@@ -36,12 +38,12 @@ def golden():
 
 @pytest.fixture(scope='module')
 def seeded_state_dict(golden):
-  return inception.random_state_dict(int(golden['weights_seed']))
+  return inception_weights.random_state_dict(int(golden['weights_seed']))
 
 
 @pytest.fixture(scope='module')
 def seeded_variables(seeded_state_dict):
-  return inception.state_dict_to_variables(seeded_state_dict)
+  return inception_weights.state_dict_to_variables(seeded_state_dict)
 
 
 # The network against torch-fidelity.
@@ -50,14 +52,14 @@ def seeded_variables(seeded_state_dict):
 @pytest.mark.parametrize('group', GOLDEN_GROUPS)
 def test_features_equal_torch_fidelity(golden, seeded_variables, group):
   outputs = inception.compute_inception_features(seeded_variables, golden[group], batch_size=2)
-  for name in inception.InceptionOutputs._fields:
+  for name in inception_network.InceptionOutputs._fields:
     assert relative_error(getattr(outputs, name), golden[f'{group}/{name}']) < 1e-4, name
 
 
 def test_features_of_a_padded_last_batch_are_unchanged(golden, seeded_variables):
   images = np.concatenate([golden['images_32'], golden['images_32'][:1]])  # 3 = 2 + 1 padded.
   outputs = inception.compute_inception_features(seeded_variables, images, batch_size=2)
-  assert outputs.pool.shape == (3, inception.POOL_FEATURES)
+  assert outputs.pool.shape == (3, inception_network.POOL_FEATURES)
   assert relative_error(outputs.pool[2], golden['images_32/pool'][0]) < 1e-4
 
 
@@ -142,26 +144,26 @@ def test_preprocess_repeats_grey_to_rgb():
 def test_missing_weights_file_says_where_to_get_it_and_put_it(tmp_path):
   path = tmp_path / 'nowhere.pth'
   with pytest.raises(errors.WeightsError) as error:
-    inception.load_inception_params(path)
+    inception_weights.load_inception_params(path)
   message = str(error.value)
   for part in (
-    inception.WEIGHTS_URL,
+    inception_weights.WEIGHTS_URL,
     str(path),
-    inception.WEIGHTS_ENV_VAR,
+    inception_weights.WEIGHTS_ENV_VAR,
     '--config.eval.inception_weights',
   ):
     assert part in message
 
 
 def test_weights_path_comes_from_the_environment_then_the_default(tmp_path, monkeypatch):
-  monkeypatch.setenv(inception.WEIGHTS_ENV_VAR, str(tmp_path / 'from_env.pth'))
+  monkeypatch.setenv(inception_weights.WEIGHTS_ENV_VAR, str(tmp_path / 'from_env.pth'))
   with pytest.raises(errors.WeightsError, match='from_env.pth'):
-    inception.load_inception_params()
-  monkeypatch.delenv(inception.WEIGHTS_ENV_VAR)
+    inception_weights.load_inception_params()
+  monkeypatch.delenv(inception_weights.WEIGHTS_ENV_VAR)
   monkeypatch.setenv('HOME', str(tmp_path))
-  default = tmp_path / '.cache' / 'gan_jax' / inception.WEIGHTS_FILENAME
+  default = tmp_path / '.cache' / 'gan_jax' / inception_weights.WEIGHTS_FILENAME
   with pytest.raises(errors.WeightsError, match=str(default)):
-    inception.load_inception_params()
+    inception_weights.load_inception_params()
 
 
 def test_weights_are_converted_once_then_read_from_the_cache(
@@ -174,8 +176,8 @@ def test_weights_are_converted_once_then_read_from_the_cache(
     torch_checkpoint, 'load_state_dict', lambda path: reads.append(path) or seeded_state_dict
   )
 
-  first = inception.load_inception_params(weights, cache_dir=tmp_path / 'cache')
-  second = inception.load_inception_params(weights, cache_dir=tmp_path / 'cache')
+  first = inception_weights.load_inception_params(weights, cache_dir=tmp_path / 'cache')
+  second = inception_weights.load_inception_params(weights, cache_dir=tmp_path / 'cache')
   assert len(reads) == 1 and len(os.listdir(tmp_path / 'cache')) == 1
   for variables in (first, second):
     conv = variables['params']['Mixed_7c']['branch_pool']['conv']['kernel']
@@ -192,7 +194,7 @@ def test_weights_are_converted_once_then_read_from_the_cache(
   )
 
   os.utime(weights, ns=(0, 0))  # A replaced file is converted again.
-  inception.load_inception_params(weights, cache_dir=tmp_path / 'cache')
+  inception_weights.load_inception_params(weights, cache_dir=tmp_path / 'cache')
   assert len(reads) == 2
 
 
@@ -200,7 +202,7 @@ def test_a_file_named_with_a_hash_is_checked_against_it(tmp_path):
   weights = tmp_path / 'pt_inception-2015-12-05-6726825d.pth'
   weights.write_bytes(b'an interrupted download')
   with pytest.raises(errors.WeightsError, match='SHA-256'):
-    inception.load_inception_params(weights, cache_dir=tmp_path)
+    inception_weights.load_inception_params(weights, cache_dir=tmp_path)
 
 
 def test_another_networks_state_dict_is_refused(seeded_state_dict):
@@ -208,7 +210,7 @@ def test_another_networks_state_dict_is_refused(seeded_state_dict):
   del state_dict['fc.bias']
   state_dict['fc.weight'] = np.zeros((10, 2048), np.float32)
   with pytest.raises(errors.WeightsError) as error:
-    inception.state_dict_to_variables(state_dict)
+    inception_weights.state_dict_to_variables(state_dict)
   for part in (
     "missing ['fc.bias']",
     "unexpected ['head.weight']",

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from gan_jax import data_sources
 from gan_jax import errors
 from gan_jax import input_pipeline
 
@@ -18,7 +19,7 @@ def _data_config(name, **fields):
 def _array_dataset(images):
   # Each image's label is its value, so tests can check that they travel together.
   labels = images.reshape(len(images)).astype(np.int32)
-  return grain.MapDataset.source(input_pipeline._ArraySource(images, labels))
+  return grain.MapDataset.source(data_sources._ArraySource(images, labels))
 
 
 def _first_batches(source, count, **kwargs):
@@ -95,7 +96,7 @@ def test_shard_splits_the_batch_over_local_devices():
 
 
 def test_tfds_source_reads_through_data_source(monkeypatch):
-  monkeypatch.setattr(input_pipeline, '_network_reachable', lambda: True)
+  monkeypatch.setattr(data_sources, '_network_reachable', lambda: True)
   with tfds.testing.mock_data(num_examples=24):
     source, info = input_pipeline.get_source(_data_config('mnist'))
     assert info.image_shape == (28, 28, 1) and info.num_examples == 24 and info.num_classes == 10
@@ -104,7 +105,7 @@ def test_tfds_source_reads_through_data_source(monkeypatch):
 
 
 def test_tfds_offline_and_not_prepared_fails_fast_with_the_fix(monkeypatch, tmp_path):
-  monkeypatch.setattr(input_pipeline, '_network_reachable', lambda: False)
+  monkeypatch.setattr(data_sources, '_network_reachable', lambda: False)
   start = time.perf_counter()
   with pytest.raises(
     errors.DataError, match=r"'mnist' is not prepared.*unreachable.*bundled_mnist"
@@ -217,7 +218,7 @@ def test_folder_errors(tmp_path, make, message):
 
 
 def test_celeb_a_gets_dcgans_108_crop(monkeypatch):
-  monkeypatch.setattr(input_pipeline, '_network_reachable', lambda: True)
+  monkeypatch.setattr(data_sources, '_network_reachable', lambda: True)
   with tfds.testing.mock_data(num_examples=4):
     dataset, info = input_pipeline.get_source(_data_config('celeb_a', image_size=64))
     raw = tfds.data_source('celeb_a', split='train')[0]['image']
@@ -229,10 +230,10 @@ def test_celeb_a_gets_dcgans_108_crop(monkeypatch):
 
 
 def test_network_probe_is_bounded_even_when_the_lookup_hangs(monkeypatch):
-  monkeypatch.setattr(input_pipeline, '_NETWORK_PROBE_TIMEOUT_S', 0.2)
-  monkeypatch.setattr(input_pipeline, '_connects', lambda: time.sleep(5) or True)
+  monkeypatch.setattr(data_sources, '_NETWORK_PROBE_TIMEOUT_S', 0.2)
+  monkeypatch.setattr(data_sources, '_connects', lambda: time.sleep(5) or True)
   start = time.perf_counter()
-  assert not input_pipeline._network_reachable()
+  assert not data_sources._network_reachable()
   assert time.perf_counter() - start < 2
 
 

@@ -1,12 +1,13 @@
 """Checks the Flax FID Inception against torch-fidelity and writes the golden fixtures.
 
-Both networks get the same seeded random weights (`inception.random_state_dict`,
-numpy only), written as `.pth` files by `torch.save` in both of its formats and
-read back by gan_jax's PyTorch-free loader (`load_inception_params`) and by
-torch-fidelity. Both run on the same seeded random uint8 images of sizes 28
-(grey, repeated to RGB), 32 and 64, so the TF1 resize is covered too. The
-script fails unless the pool features and both kinds of logits agree to 1e-4
-relative (max |flax - torch| / max |torch| per output), and writes
+Both networks get the same seeded random weights
+(`inception_weights.random_state_dict`, numpy only), written as `.pth` files by
+`torch.save` in both of its formats and read back by gan_jax's PyTorch-free
+loader (`load_inception_params`) and by torch-fidelity. Both run on the same
+seeded random uint8 images of sizes 28 (grey, repeated to RGB), 32 and 64, so
+the TF1 resize is covered too. The script fails unless the pool features and
+both kinds of logits agree to 1e-4 relative (max |flax - torch| / max |torch|
+per output), and writes
 
   tests/fixtures/inception_golden.npz   the images, the seeds and torch-fidelity's
                                         outputs (no weights: the test regenerates
@@ -41,6 +42,7 @@ import numpy as np
 import torch
 
 from gan_jax.metrics import inception
+from gan_jax.metrics import inception_weights
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'tests', 'fixtures')
 # (name, shape) of the golden images: grey MNIST-sized, CIFAR-sized, and 64x64.
@@ -66,7 +68,8 @@ def import_torch_fidelity_inception():
 def write_random_weights(seed, directory):
   """The seeded random weights as .pth files in torch.save's zip and legacy formats."""
   state_dict = collections.OrderedDict(
-    (name, torch.from_numpy(array)) for name, array in inception.random_state_dict(seed).items()
+    (name, torch.from_numpy(array))
+    for name, array in inception_weights.random_state_dict(seed).items()
   )
   for name in [n for n in state_dict if n.endswith('bn.running_var')]:
     # Batch norm's update counter: torch-fidelity's strict load wants it.
@@ -132,8 +135,8 @@ def main():
   torch_fidelity_inception = import_torch_fidelity_inception()
   rng = np.random.default_rng(args.images_seed)
   images = {name: rng.integers(0, 256, shape, dtype=np.uint8) for name, shape in IMAGE_GROUPS}
-  expected_variables = inception.state_dict_to_variables(
-    inception.random_state_dict(args.weights_seed)
+  expected_variables = inception_weights.state_dict_to_variables(
+    inception_weights.random_state_dict(args.weights_seed)
   )
 
   with tempfile.TemporaryDirectory() as directory:
@@ -157,7 +160,7 @@ def main():
     worst = 0.0
     for file_format, path in paths.items():
       for attempt in ('converted', 'from cache'):
-        variables = inception.load_inception_params(path, cache_dir=directory)
+        variables = inception_weights.load_inception_params(path, cache_dir=directory)
         jax.tree.map(np.testing.assert_array_equal, variables, expected_variables)
         print(f'{file_format} .pth, {attempt}: variables equal the seeded ones')
       for name, group in images.items():

@@ -14,8 +14,10 @@ imports nothing heavy.
   precision_recall  k-NN precision/recall (Kynkaanniemi et al. 2019) and
                     density/coverage (Naeem et al. 2020).
   distances         blocked Euclidean distances shared by the above.
-  inception         the FID Inception-v3 (TF 2015-12-05 graph, as torch-fidelity) in
-                    Flax: pool3 features and logits of uint8 images, its weights.
+  inception         the FID Inception-v3 (TF 2015-12-05 graph, as torch-fidelity):
+                    pool3 features and logits of uint8 images, after its TF1 resize.
+  inception_network that network in Flax.
+  inception_weights its weights: torch-fidelity's .pth file -> Flax variables, cached.
   torch_checkpoint  reads PyTorch .pth state dicts into numpy, without PyTorch.
   mnist_classifier  LeNet-sized MNIST classifier (committed weights): features
                     and class probabilities for MNIST-specific FID and IS.
