@@ -11,12 +11,12 @@ downloads and prepares it (about 160 MB). G: 256 @ 4x4 -> 128 @ 8x8 -> 64 @
 import ml_collections
 
 from configs import dcgan_faces
-from gan_jax import input_pipeline
+from gan_jax import config_sections
 
 
 def get_config() -> ml_collections.ConfigDict:
   config = dcgan_faces.get_config()
-  config.data = input_pipeline.data_config(name='cifar10')  # 32x32x3 as stored.
+  config.data = config_sections.data_config(name='cifar10')  # 32x32x3 as stored.
   config.train.update(
     num_steps=100_000, batch_size=128, log_every=100, sample_every=1_000, checkpoint_every=5_000
   )

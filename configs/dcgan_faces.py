@@ -17,12 +17,7 @@ flag away:
 
 import ml_collections
 
-from gan_jax import evaluation
-from gan_jax import input_pipeline
-from gan_jax import losses
-from gan_jax import optimizers
-from gan_jax import penalties
-from gan_jax import train
+from gan_jax import config_sections
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
@@ -31,44 +26,32 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.seed = 0
 
   # Centre-cropped to a square and resized to 64x64 (celeb_a: 108x108 crop first).
-  config.data = input_pipeline.data_config(name='bundled_faces', image_size=64)
+  config.data = config_sections.data_config(name='bundled_faces', image_size=64)
 
-  config.model = ml_collections.ConfigDict()
-  config.model.name = 'dcgan'
-  config.model.latent_dim = 100  # z ~ N(0, I) in 100 dimensions, as in the paper.
-  config.model.base_width = 64  # G: 512 -> 256 -> 128 -> 64 -> 3; D mirrors it.
-  # 'batch' as in the paper; 'layer', 'spectral' (SNGAN) or 'none'.
-  config.model.discriminator_normalization = 'batch'
-  # 'batch' as in the paper; 'virtual_batch' (Salimans et al. 2016, over a fixed
-  # reference batch of reference_batch_size z's), 'layer', 'spectral' or 'none'.
-  config.model.generator_normalization = 'batch'
-  config.model.reference_batch_size = 64
-  # 'embedding', 'projection' or 'auxiliary' (AC-GAN) train with labels, on
-  # labeled data: see gan_jax/models/conditioning.py.
-  config.model.conditioning = 'none'
+  # The fields and their choices: gan_jax/config_sections.py (MODEL_FIELDS).
+  # As in the paper: z of 100 dimensions, batch norm in G and D;
+  # base_width 64 gives G 512 -> 256 -> 128 -> 64 -> 3 channels, D mirrors it.
+  # --config.model.conditioning=embedding|projection|auxiliary trains with
+  # labels, on labeled data (gan_jax/models/conditioning.py).
+  config.model = config_sections.model_config('dcgan')
 
   # --config.loss.real_label=0.9 for one-sided label smoothing.
-  config.loss = losses.loss_config(name='non_saturating')
+  config.loss = config_sections.loss_config(name='non_saturating')
 
   # No penalty (the gradient penalties need a D without batch norm), no clipping.
-  config.penalty = penalties.penalty_config()
+  config.penalty = config_sections.penalty_config()
 
-  config.optimizer = ml_collections.ConfigDict()
   # The paper: Adam, learning rate 2e-4, beta1 0.5 for both players.
-  config.optimizer.generator = optimizers.player_optimizer_config(
-    name='adam', learning_rate=2e-4, b1=0.5
-  )
-  config.optimizer.discriminator = optimizers.player_optimizer_config(
-    name='adam', learning_rate=2e-4, b1=0.5
-  )
+  adam = dict(name='adam', learning_rate=2e-4, b1=0.5)
+  config.optimizer = config_sections.optimizers_config(generator=adam, discriminator=adam)
 
-  # G's update reuses the last D update's noise and G forward pass, as the
-  # DCGAN reference code does (one G forward pass less per step).
   # FID/IS/KID with the FID Inception-v3 (its weights file is needed): python -m
   # experiments.evaluate --workdir=DIR; --config.eval.every=N scores during training too.
-  config.eval = evaluation.eval_config(metrics='fid,is,kid')
+  config.eval = config_sections.eval_config(metrics='fid,is,kid')
 
-  config.train = train.train_config(
+  config.train = config_sections.train_config(
+    # G's update reuses the last D update's noise and G forward pass, as the
+    # DCGAN reference code does (one G forward pass less per step).
     reuse_noise_for_generator=True,
     num_steps=3_000,
     batch_size=64,  # The paper used 128; 64 keeps a CPU step near a second.

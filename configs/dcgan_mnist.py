@@ -11,11 +11,11 @@ loss and optimizers are those of `dcgan_faces`.
 import ml_collections
 
 from configs import dcgan_faces
-from gan_jax import input_pipeline
+from gan_jax import config_sections
 
 
 def get_config() -> ml_collections.ConfigDict:
   config = dcgan_faces.get_config()
-  config.data = input_pipeline.data_config(name='bundled_mnist')  # 28x28x1 as stored.
+  config.data = config_sections.data_config(name='bundled_mnist')  # 28x28x1 as stored.
   config.train.update(num_steps=5_000, log_every=50, sample_every=250, checkpoint_every=1_000)
   return config

@@ -15,12 +15,7 @@ or --config.loss.name=minimax (the saturating form of Eq. 1).
 
 import ml_collections
 
-from gan_jax import evaluation
-from gan_jax import input_pipeline
-from gan_jax import losses
-from gan_jax import optimizers
-from gan_jax import penalties
-from gan_jax import train
+from gan_jax import config_sections
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
@@ -29,42 +24,30 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.seed = 0
 
   # 'bundled_mnist', or any TFDS image set: 'mnist', 'fashion_mnist', ...
-  config.data = input_pipeline.data_config(name='bundled_mnist')
+  config.data = config_sections.data_config(name='bundled_mnist')
 
-  config.model = ml_collections.ConfigDict()
-  config.model.name = 'mlp'
   # As in Aakash's slides: G 64 -> 256 -> 256 -> 784 (ReLU, tanh);
-  # D 784 -> 256 -> 256 -> 1 (LeakyReLU 0.2).
-  config.model.latent_dim = 64
-  config.model.generator_hidden_sizes = (256, 256)
-  config.model.discriminator_hidden_sizes = (256, 256)
-  config.model.discriminator_dropout = 0.0
-  config.model.discriminator_normalization = 'none'  # Or 'layer', 'spectral'.
-  # Or 'batch', 'virtual_batch' (Salimans et al. 2016, over a fixed reference
-  # batch of reference_batch_size z's), 'layer', 'spectral'.
-  config.model.generator_normalization = 'none'
-  config.model.reference_batch_size = 64
-  # 'embedding' (cGAN), 'projection' or 'auxiliary' (AC-GAN) train with the
-  # digits' labels: see configs/cgan_mnist.py and gan_jax/models/conditioning.py.
-  config.model.conditioning = 'none'
+  # D 784 -> 256 -> 256 -> 1 (LeakyReLU 0.2); no normalization. The fields and
+  # their choices: gan_jax/config_sections.py (MODEL_FIELDS).
+  # --config.model.conditioning=embedding (cGAN), projection or auxiliary
+  # (AC-GAN) trains with the digits' labels: see configs/cgan_mnist.py.
+  config.model = config_sections.model_config('mlp')
 
   # Goodfellow et al. 2014, section 3; --config.loss.real_label=0.9 smooths D's real targets.
-  config.loss = losses.loss_config(name='non_saturating')
+  config.loss = config_sections.loss_config(name='non_saturating')
 
   # No penalty on D, no weight clipping; see gan_jax/penalties.py for the choices.
-  config.penalty = penalties.penalty_config()
+  config.penalty = config_sections.penalty_config()
 
-  config.optimizer = ml_collections.ConfigDict()
   # Adam as in DCGAN (lr 2e-4, b1 0.5); the paper's momentum SGD is
   # --config.optimizer.generator.name=sgd --config.optimizer.generator.momentum=0.5 (same for D).
-  config.optimizer.generator = optimizers.player_optimizer_config()
-  config.optimizer.discriminator = optimizers.player_optimizer_config()
+  config.optimizer = config_sections.optimizers_config()
 
   # Scored with the bundled MNIST classifier (28x28x1 data): python -m experiments.evaluate
   # --workdir=DIR; --config.eval.every=5000 scores during training too.
-  config.eval = evaluation.eval_config(metrics='fid,is,kid,precision_recall')
+  config.eval = config_sections.eval_config(metrics='fid,is,kid,precision_recall')
 
-  config.train = train.train_config(
+  config.train = config_sections.train_config(
     num_steps=30_000,  # Clear digits on the bundled set; about 3 minutes on 2 CPU cores.
     batch_size=64,  # Global: over all devices and processes.
     discriminator_steps=1,  # k of Algorithm 1; the paper used k = 1.

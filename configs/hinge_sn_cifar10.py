@@ -12,7 +12,7 @@ CIFAR-10 comes from TFDS (downloaded on first use).
 import ml_collections
 
 from configs import dcgan_cifar10
-from gan_jax import optimizers
+from gan_jax import config_sections
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -20,7 +20,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.discriminator_normalization = 'spectral'
   config.loss.name = 'hinge'
   adam = dict(name='adam', learning_rate=2e-4, b1=0.5, b2=0.999)
-  config.optimizer.generator = optimizers.player_optimizer_config(**adam)
-  config.optimizer.discriminator = optimizers.player_optimizer_config(**adam)
+  config.optimizer.generator = config_sections.optimizer_config(**adam)
+  config.optimizer.discriminator = config_sections.optimizer_config(**adam)
   config.train.update(discriminator_steps=1, batch_size=64)
   return config

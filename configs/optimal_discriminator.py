@@ -12,7 +12,7 @@ models, losses and train step are those of the toy configs.
 import ml_collections
 
 from configs import toy_mixture
-from gan_jax import optimizers
+from gan_jax import config_sections
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -26,7 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   # D only is trained. Adam with b1 = 0.9 and a larger batch than the toy runs
   # settle D closer to its optimum than DCGAN's b1 = 0.5.
-  config.optimizer.discriminator = optimizers.player_optimizer_config(learning_rate=1e-3, b1=0.9)
+  config.optimizer.discriminator = config_sections.optimizer_config(learning_rate=1e-3, b1=0.9)
   config.train.num_steps = 10_000
   config.train.batch_size = 1024
   config.train.log_every = 500

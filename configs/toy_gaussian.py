@@ -19,10 +19,7 @@ variants. Any field can be overridden, e.g. --config.data.means='(-1.0,)'
 
 import ml_collections
 
-from gan_jax import losses
-from gan_jax import optimizers
-from gan_jax import penalties
-from gan_jax import toy_train
+from gan_jax import config_sections
 
 # The blog post does not state its regularization strengths; these are mild.
 L2_WEIGHT = 1e-3  # D minimizes loss + L2_WEIGHT * 1/2 sum of squared kernel weights.
@@ -45,29 +42,25 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
     dict(name='gaussian_mixture_1d', means=(4.0,), stds=(1.5,))
   )
 
-  config.model = ml_collections.ConfigDict()
-  config.model.name = 'toy_linear'  # G(z) = a z + b, starting at a = 1, b = 0: N(0, 1).
-  config.model.latent_dim = 1  # z ~ N(0, 1).
-  config.model.generator_hidden_sizes = (256, 256)  # Read by model.name='toy_mlp' only.
-  # D: three hidden layers (LeakyReLU 0.2) and a logit, as in Strakhov's blog post.
-  config.model.discriminator_hidden_sizes = (64, 64, 64)
-  config.model.discriminator_dropout = DROPOUT_RATE if 'dropout' in variant else 0.0
-  config.model.discriminator_normalization = 'none'  # Or 'layer', 'spectral'.
+  # G(z) = a z + b with z ~ N(0, 1), starting at a = 1, b = 0: N(0, 1).
+  # D: three hidden layers of 64 (LeakyReLU 0.2) and a logit, as in the blog post.
+  config.model = config_sections.model_config(
+    'toy_linear', discriminator_dropout=DROPOUT_RATE if 'dropout' in variant else 0.0
+  )
 
   # The blog post's losses: D's cross-entropy; G's cross-entropy against "real".
-  config.loss = losses.loss_config(name='non_saturating')
+  config.loss = config_sections.loss_config(name='non_saturating')
 
   if 'l2' in variant:
-    config.penalty = penalties.penalty_config(name='l2', weight=L2_WEIGHT)
+    config.penalty = config_sections.penalty_config(name='l2', weight=L2_WEIGHT)
   else:
-    config.penalty = penalties.penalty_config(name='none', weight=0.0)
+    config.penalty = config_sections.penalty_config(name='none', weight=0.0)
 
-  config.optimizer = ml_collections.ConfigDict()
   # Adam for both players; the toy problems take large steps.
-  config.optimizer.generator = optimizers.player_optimizer_config(learning_rate=1e-2)
-  config.optimizer.discriminator = optimizers.player_optimizer_config(learning_rate=1e-2)
+  adam = dict(learning_rate=1e-2)
+  config.optimizer = config_sections.optimizers_config(generator=adam, discriminator=adam)
 
-  config.train = toy_train.train_config(
+  config.train = config_sections.toy_train_config(
     num_steps=2_000,
     batch_size=256,
     discriminator_steps=1,  # The blog post alternates one D and one G update.

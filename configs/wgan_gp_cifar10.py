@@ -10,8 +10,7 @@ CIFAR-10 comes from TFDS (downloaded on first use).
 import ml_collections
 
 from configs import dcgan_cifar10
-from gan_jax import optimizers
-from gan_jax import penalties
+from gan_jax import config_sections
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -20,9 +19,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.name = 'wasserstein'
   # The paper's CIFAR-10 settings: lambda = 10, n_critic = 5, Adam with
   # learning rate 1e-4, b1 = 0, b2 = 0.9, batch 64, 100k generator iterations.
-  config.penalty = penalties.penalty_config(name='gradient_penalty', weight=10.0)
+  config.penalty = config_sections.penalty_config(name='gradient_penalty', weight=10.0)
   adam = dict(name='adam', learning_rate=1e-4, b1=0.0, b2=0.9)
-  config.optimizer.generator = optimizers.player_optimizer_config(**adam)
-  config.optimizer.discriminator = optimizers.player_optimizer_config(**adam)
+  config.optimizer.generator = config_sections.optimizer_config(**adam)
+  config.optimizer.discriminator = config_sections.optimizer_config(**adam)
   config.train.update(discriminator_steps=5, batch_size=64, reuse_noise_for_generator=False)
   return config

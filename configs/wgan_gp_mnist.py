@@ -12,8 +12,7 @@ optimizers and k follow the paper.
 import ml_collections
 
 from configs import gan_mnist
-from gan_jax import optimizers
-from gan_jax import penalties
+from gan_jax import config_sections
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
@@ -26,10 +25,10 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   # Algorithm 1's defaults: lambda = 10, n_critic = 5, Adam with learning rate
   # 1e-4 and b2 = 0.9 for both players. The paper states b1 = 0; the authors'
   # MNIST code (gan_mnist.py) uses b1 = 0.5, as here.
-  config.penalty = penalties.penalty_config(name='gradient_penalty', weight=10.0)
+  config.penalty = config_sections.penalty_config(name='gradient_penalty', weight=10.0)
   adam = dict(name='adam', learning_rate=1e-4, b1=0.5, b2=0.9)
-  config.optimizer.generator = optimizers.player_optimizer_config(**adam)
-  config.optimizer.discriminator = optimizers.player_optimizer_config(**adam)
+  config.optimizer.generator = config_sections.optimizer_config(**adam)
+  config.optimizer.discriminator = config_sections.optimizer_config(**adam)
   config.train.discriminator_steps = 5
   # Batch size 64 (gan_mnist's); the authors' MNIST code used 50.
   if not variant:  # The tiny variant keeps its few steps.

@@ -11,8 +11,7 @@ constraint, the optimizers and k follow Algorithm 1 of the paper.
 import ml_collections
 
 from configs import gan_mnist
-from gan_jax import optimizers
-from gan_jax import penalties
+from gan_jax import config_sections
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
@@ -26,10 +25,10 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   # 5e-5 for both players (momentum-based optimizers made training unstable,
   # section 3), batch size m = 64 (gan_mnist's), n_critic = 5. The authors' code used
   # PyTorch's RMSProp, whose decay (alpha) is 0.99.
-  config.penalty = penalties.penalty_config(name='none', clip_weights=0.01)
+  config.penalty = config_sections.penalty_config(name='none', clip_weights=0.01)
   rmsprop = dict(name='rmsprop', learning_rate=5e-5, decay=0.99, momentum=0.0)
-  config.optimizer.generator = optimizers.player_optimizer_config(**rmsprop)
-  config.optimizer.discriminator = optimizers.player_optimizer_config(**rmsprop)
+  config.optimizer.generator = config_sections.optimizer_config(**rmsprop)
+  config.optimizer.discriminator = config_sections.optimizer_config(**rmsprop)
   config.train.discriminator_steps = 5
   if not variant:  # The tiny variant keeps its few steps.
     config.train.num_steps = 20_000  # Generator iterations; not tuned on the bundled set.

@@ -16,8 +16,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import app
-from gan_jax import benchmarking
 from gan_jax.metrics import inception
+from gan_jax.studies import benchmarking
 
 _CONFIG = config_flags.DEFINE_config_file(
   'config', None, 'Experiment config file.', lock_config=True

@@ -20,6 +20,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import app
+from gan_jax import assembly
+from gan_jax import config_sections
 from gan_jax import evaluation
 from gan_jax import train
 from gan_jax import workdirs
@@ -27,7 +29,7 @@ from gan_jax import workdirs
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory of a training run.')
 _CONFIG = config_flags.DEFINE_config_dict(
   'config',
-  ml_collections.ConfigDict({'eval': evaluation.eval_config()}),
+  ml_collections.ConfigDict({'eval': config_sections.eval_config()}),
   'Evaluation settings; override as --config.eval.metrics=fid,kid.',
   lock_config=True,
 )
@@ -53,7 +55,7 @@ def main(argv):
     generate=generate,
     latent_dim=run_config.model.latent_dim,
     image_shape=info.image_shape,
-    num_classes=info.num_classes if train.is_conditional(run_config) else 0,
+    num_classes=info.num_classes if assembly.is_conditional(run_config) else 0,
   )
   results = evaluator.evaluate(state.sampling_generator())
   step = int(state.step)

@@ -3,7 +3,7 @@ r"""Trains D against fixed generators and checks it against theory (Goodfellow e
   python -m experiments.optimal_discriminator [--config=configs/optimal_discriminator.py]
 
 Writes results.json and optimal_discriminator.png to --workdir (default
-runs/optimal_discriminator); see `gan_jax.optimal_discriminator`.
+runs/optimal_discriminator); see `gan_jax.studies.optimal_discriminator`.
 """
 
 import json
@@ -13,7 +13,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from experiments import app
-from gan_jax import optimal_discriminator
+from gan_jax.studies import optimal_discriminator
 
 _CONFIG = config_flags.DEFINE_config_file(
   'config', 'configs/optimal_discriminator.py', 'Study config file.', lock_config=True

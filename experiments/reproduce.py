@@ -19,8 +19,8 @@ from configs import gan_mnist
 from configs import wgan_mnist
 from experiments import app
 from gan_jax import errors
-from gan_jax import reproduction
-from gan_jax.reproduction import runs
+from gan_jax.studies import reproduction
+from gan_jax.studies.reproduction import runs
 
 CONFIGS = {
   'dcgan_faces': dcgan_faces.get_config,

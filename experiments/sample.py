@@ -12,7 +12,9 @@ from absl import flags
 from absl import logging
 
 from experiments import app
+from gan_jax import assembly
 from gan_jax import images
+from gan_jax import sampling
 from gan_jax import train
 from gan_jax import workdirs
 
@@ -27,11 +29,11 @@ def main(argv):
   config = workdirs.read_config(_WORKDIR.value)
   generate, state = train.restore_for_sampling(config, _WORKDIR.value)
   num_classes = workdirs.read_data_info(_WORKDIR.value).num_classes
-  z, labels, columns = train.sample_grid_inputs(
+  z, labels, columns = sampling.sample_grid_inputs(
     _SEED.value,
     _NUM_SAMPLES.value,
     config.model.latent_dim,
-    num_classes if train.is_conditional(config) else 0,
+    num_classes if assembly.is_conditional(config) else 0,
   )
   samples = np.asarray(generate(state.sampling_generator(), z, labels))
   out_dir = os.path.join(_WORKDIR.value, 'samples')

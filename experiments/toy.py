@@ -12,7 +12,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from experiments import app
-from gan_jax import toy_train
+from gan_jax.studies import toy_train
 
 _CONFIG = config_flags.DEFINE_config_file(
   'config', None, 'Toy experiment config file.', lock_config=True

@@ -37,39 +37,6 @@ FEATURE_NETWORKS = ('auto', 'inception', 'mnist_classifier')
 PARZEN_SIGMAS = tuple(np.round(np.logspace(-1, 0, 10), 4))
 
 
-def eval_config(**overrides) -> ml_collections.ConfigDict:
-  """A config's `eval` section with every field:
-
-  metrics:          comma-separated names of `METRICS`, e.g. 'fid,is,kid'.
-  feature_network:  'auto', 'inception' or 'mnist_classifier' (see module doc).
-  inception_weights: path of pt_inception-2015-12-05-6726825d.pth; '' = the
-                    environment variable GAN_JAX_INCEPTION_WEIGHTS or
-                    ~/.cache/gan_jax/.
-  num_samples:      generated images per evaluation.
-  num_reference:    real images (from the reference split), at most all.
-  reference_split:  the data split the real images come from; '' = data.split,
-                    the training split (TFDS sets: e.g. 'test').
-  batch_size:       images per generator / feature-network call.
-  every:            steps between evaluations during training; 0 = never.
-  seed:             seed of the generated samples and of the reference draw.
-  """
-  config = ml_collections.ConfigDict(
-    dict(
-      metrics='fid,is,kid',
-      feature_network='auto',
-      inception_weights='',
-      num_samples=10_000,
-      num_reference=10_000,
-      reference_split='',
-      batch_size=250,
-      every=0,
-      seed=0,
-    )
-  )
-  config.update(overrides)
-  return config
-
-
 class Observations(NamedTuple):
   """What the metrics read of one set of images (real or generated).
 
@@ -259,7 +226,7 @@ class Evaluator:
     Args:
       config: the whole run config (its `eval` and `data` sections are read).
       generate: (generator_state, z [N, latent_dim], labels [N] or None) ->
-        images [N, H, W, C] in [-1, 1], G in evaluation mode (`train.generate`
+        images [N, H, W, C] in [-1, 1], G in evaluation mode (`sampling.generate`
         bound to G's module).
       latent_dim: size of z.
       image_shape: (H, W, C) of the data.

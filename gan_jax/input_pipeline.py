@@ -46,28 +46,6 @@ class DataInfo:
 STANDARD_CROP_SIZES = {'celeb_a': 108}
 
 
-def data_config(**overrides) -> ml_collections.ConfigDict:
-  """A config's `data` section with every field:
-
-  name:          a bundled set, 'folder', or a TFDS name.
-  split:         TFDS split ('train', 'test', 'train[:90%]', ...); the bundled
-                 sets have one, 'train', sliceable the same way.
-  tfds_data_dir: where TFDS keeps prepared sets; '' = $TFDS_DATA_DIR or
-                 ~/tensorflow_datasets.
-  path:          the image folder, for name='folder'.
-  image_size:    side of the square images the model sees; 0 = as stored.
-  crop_size:     side of the centred crop taken before resizing; 0 = the
-                 data set's usual crop (`STANDARD_CROP_SIZES`, e.g. 108 for
-                 CelebA as in DCGAN), else the largest centred square. Used
-                 only with image_size.
-  """
-  config = ml_collections.ConfigDict(
-    dict(name='bundled_mnist', split='train', tfds_data_dir='', path='', image_size=0, crop_size=0)
-  )
-  config.update(overrides)
-  return config
-
-
 def get_source(config: ml_collections.ConfigDict) -> tuple[grain.MapDataset, DataInfo]:
   """The records named by the config's `data` section, preprocessed, and their info.
 

@@ -176,26 +176,9 @@ def auxiliary_classifier_loss(class_logits: jax.Array, labels: jax.Array) -> jax
   """AC-GAN's class term (Odena et al. 2017, Eq. 3, as a loss): the mean
   cross-entropy -log softmax(class_logits)[y] of D's class prediction,
   class_logits [batch, num_classes] and labels y [batch]. D minimizes it on
-  real and generated data, G on generated data (`gan_jax.train.train_step`).
+  real and generated data, G on generated data (`gan_jax.step_lib.train_step`).
   """
   return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
-
-
-def loss_config(**overrides) -> ml_collections.ConfigDict:
-  """A config's `loss` section with every field:
-
-  name:        a key of `LOSSES`.
-  real_label:  D's target on real data; 0.9 is one-sided label smoothing
-               (Salimans et al. 2016; Rahmdel's GAN tutorial): real targets 0.9, fake
-               targets stay 0. Only for the SMOOTHABLE_LOSSES.
-  auxiliary_weight: weight of `auxiliary_classifier_loss` in both players'
-               losses when model.conditioning='auxiliary' (AC-GAN: 1).
-  """
-  config = ml_collections.ConfigDict(
-    dict(name='non_saturating', real_label=1.0, auxiliary_weight=1.0)
-  )
-  config.update(overrides)
-  return config
 
 
 def get_loss(config: ml_collections.ConfigDict) -> Loss:

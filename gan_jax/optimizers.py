@@ -37,15 +37,6 @@ OPTIMIZERS: dict[str, Callable[[ml_collections.ConfigDict], optax.GradientTransf
 }
 
 
-def player_optimizer_config(**overrides) -> ml_collections.ConfigDict:
-  """A player's optimizer section with every field, defaults as in DCGAN's Adam."""
-  config = ml_collections.ConfigDict(
-    dict(name='adam', learning_rate=2e-4, b1=0.5, b2=0.999, momentum=0.0, decay=0.9)
-  )
-  config.update(overrides)
-  return config
-
-
 def get_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """The optimizer described by one player's section; `ConfigError` if unknown."""
   if config.name not in OPTIMIZERS:

@@ -25,29 +25,11 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 
 from gan_jax import errors
 
 DiscriminatorFn = Callable[[object, jax.Array], jax.Array]
 Penalty = Callable[[DiscriminatorFn, object, jax.Array, jax.Array, jax.Array], jax.Array]
-
-
-def penalty_config(**overrides) -> ml_collections.ConfigDict:
-  """A config's `penalty` section with every field:
-
-  name:          a key of `PENALTIES`; 'none' by default.
-  weight:        lambda, D minimizes loss + weight * penalty. Typical values:
-                 gradient_penalty and one_sided_gradient_penalty 10 (Gulrajani
-                 et al. 2017), dragan 10 (Kodali et al. 2017), r1 and r2 0.1 to
-                 10 (Mescheder et al. 2018 use 10 on CelebA-HQ, less on small
-                 images), l2 1e-4 to 1e-3.
-  clip_weights:  c > 0 clips every D parameter to [-c, c] after each D update
-                 (WGAN, Arjovsky et al. 2017: c = 0.01); 0 turns clipping off.
-  """
-  config = ml_collections.ConfigDict(dict(name='none', weight=10.0, clip_weights=0.0))
-  config.update(overrides)
-  return config
 
 
 def _input_gradients(discriminator_fn: DiscriminatorFn, params, images: jax.Array) -> jax.Array:

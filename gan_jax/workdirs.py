@@ -14,6 +14,7 @@ import os
 
 import ml_collections
 
+from gan_jax import config_sections
 from gan_jax import errors
 from gan_jax.input_pipeline import DataInfo
 
@@ -29,8 +30,8 @@ def prepare(
   try:
     os.makedirs(workdir, exist_ok=True)
     if write:
-      _write_json(os.path.join(workdir, 'config.json'), json.loads(config.to_json_best_effort()))
-      _write_json(os.path.join(workdir, 'data.json'), dataclasses.asdict(data_info))
+      write_json(os.path.join(workdir, 'config.json'), json.loads(config.to_json_best_effort()))
+      write_json(os.path.join(workdir, 'data.json'), dataclasses.asdict(data_info))
   except OSError as e:
     raise errors.ConfigError(
       f'Cannot write to the workdir {workdir!r} ({e.strerror}); pass a writable --workdir.'
@@ -49,8 +50,12 @@ def read_data_info(workdir: str) -> DataInfo:
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:
-  """The resolved config a run in `workdir` was trained with; `CheckpointError` if none."""
-  return ml_collections.ConfigDict(_read_run_json(workdir, 'config.json'))
+  """The resolved config a run in `workdir` was trained with; `CheckpointError` if none.
+
+  A field the run's config.json lacks (it was written before the field
+  existed) gets its default, so older runs restore and sample as they trained.
+  """
+  return config_sections.with_defaults(_read_run_json(workdir, 'config.json'))
 
 
 def _read_run_json(workdir: str, name: str):
@@ -68,7 +73,8 @@ def sample_path(workdir: str, step: int) -> str:
   return os.path.join(workdir, 'samples', f'step_{step:07d}.png')
 
 
-def _write_json(path: str, value) -> None:
+def write_json(path: str, value) -> None:
+  """`value` as indented JSON at `path`, written whole or not at all (through a rename)."""
   with open(path + '.partial', 'w', encoding='utf-8') as f:
     json.dump(value, f, indent=2)
   os.replace(path + '.partial', path)

@@ -5,15 +5,16 @@ import functools
 import jax
 import numpy as np
 
-from gan_jax import train
+from gan_jax import assembly
+from gan_jax import step as step_lib
 
 
 def pmapped_step(config, image_shape, devices=None, num_classes=0):
   """(initial state, the pmapped train step) of `config`, over `devices` (all by default)."""
-  parts = train.build(config, image_shape, num_classes)
-  state = train.initial_state(config, parts, image_shape)
+  gan = assembly.build(config, image_shape, num_classes)
+  state = assembly.initial_state(config, gan, image_shape)
   step = jax.pmap(
-    functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS, devices=devices
+    functools.partial(step_lib.train_step, gan=gan), axis_name=step_lib.BATCH_AXIS, devices=devices
   )
   return state, step
 

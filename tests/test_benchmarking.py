@@ -1,7 +1,7 @@
 """The benchmark's figures are consistent with each other and with XLA."""
 
 from configs import gan_mnist
-from gan_jax import benchmarking
+from gan_jax.studies import benchmarking
 
 
 def test_benchmark_figures_are_consistent():

@@ -31,10 +31,11 @@ import pytest
 
 from configs import dcgan_faces
 from configs import gan_mnist
+from gan_jax import assembly
 from gan_jax import errors
 from gan_jax import losses
 from gan_jax import penalties
-from gan_jax import train
+from gan_jax import step as step_lib
 from gan_jax.models import conditioning
 from gan_jax.models import layers
 
@@ -66,15 +67,15 @@ def _valid(architecture, config) -> bool:
 
 
 def _one_step(config, image_shape):
-  num_classes = NUM_CLASSES if train.is_conditional(config) else 0
-  parts = train.build(config, image_shape, num_classes)
-  state = train.initial_state(config, parts, image_shape)
+  num_classes = NUM_CLASSES if assembly.is_conditional(config) else 0
+  gan = assembly.build(config, image_shape, num_classes)
+  state = assembly.initial_state(config, gan, image_shape)
   rng = np.random.default_rng(0)
   batch_shape = (1, config.train.discriminator_steps, config.train.batch_size)
   inputs = [rng.uniform(-1, 1, (*batch_shape, *image_shape)).astype(np.float32)]
   if num_classes:
     inputs.append(rng.integers(0, num_classes, batch_shape, dtype=np.int32))
-  step = jax.vmap(functools.partial(train.train_step, **parts), axis_name=train.BATCH_AXIS)
+  step = jax.vmap(functools.partial(step_lib.train_step, gan=gan), axis_name=step_lib.BATCH_AXIS)
   new_state, metrics = step(jax.tree.map(lambda x: x[None], state), *inputs)
   return state, jax.tree.map(lambda x: np.asarray(x[0]), new_state), metrics
 
@@ -83,7 +84,7 @@ def _assert_one_step_or_rejection(architecture, config):
   image_shape = ARCHITECTURES[architecture]
   if not _valid(architecture, config):
     with pytest.raises(errors.ConfigError):
-      train.build(config, image_shape, NUM_CLASSES)
+      assembly.build(config, image_shape, NUM_CLASSES)
     return
   state, new_state, metrics = _one_step(config, image_shape)
   for name, value in metrics.items():
@@ -163,7 +164,7 @@ def test_generator_normalization_x_architecture(normalization, architecture):
 def test_the_invalid_combinations_say_why():
   config = _config('dcgan', penalty='r1', discriminator_normalization='batch')
   with pytest.raises(errors.ConfigError, match='batch norm couples the examples'):
-    train.build(config, (28, 28, 1))
+    assembly.build(config, (28, 28, 1))
   config = _config('mlp', discriminator_normalization='batch')
   with pytest.raises(errors.ConfigError, match="mlp discriminator's: none, layer, spectral"):
-    train.build(config, (28, 28, 1))
+    assembly.build(config, (28, 28, 1))

@@ -8,16 +8,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import step_helpers
 from PIL import Image
 
 from configs import cgan_mnist
+from gan_jax import assembly
 from gan_jax import errors
 from gan_jax import losses
+from gan_jax import sampling
 from gan_jax import train
 from gan_jax.models import conditioning
 from gan_jax.models import mlp
-
-import step_helpers
 
 MNIST_SHAPE = (28, 28, 1)
 
@@ -47,15 +48,18 @@ def test_projection_discriminator_adds_the_inner_product_with_the_class_embeddin
   variables = head.init(jax.random.PRNGKey(1), features, logits, labels)
   embedding = np.asarray(variables['params']['Embed_0']['embedding'])  # [classes, features]
   expected = np.asarray(logits) + np.sum(embedding[labels] * np.asarray(features), axis=-1)
-  np.testing.assert_allclose(head.apply(variables, features, logits, labels), expected, rtol=1e-6)
+  outputs = head.apply(variables, features, logits, labels)
+  np.testing.assert_allclose(outputs.logits, expected, rtol=1e-6)
+  assert outputs.class_logits is None
 
 
 def test_auxiliary_discriminator_returns_class_logits():
   module = mlp.Discriminator(hidden_sizes=(8,), num_classes=10, conditioning='auxiliary')
   x = jnp.zeros((3, *MNIST_SHAPE))
   variables = module.init(jax.random.PRNGKey(0), x, None, train=False)
-  logits, class_logits = module.apply(variables, x, None, train=False)
-  assert logits.shape == (3,) and class_logits.shape == (3, 10)
+  outputs = module.apply(variables, x, None, train=False)
+  assert isinstance(outputs, conditioning.DiscriminatorLogits)
+  assert outputs.logits.shape == (3,) and outputs.class_logits.shape == (3, 10)
 
 
 def test_auxiliary_classifier_loss_is_the_cross_entropy():
@@ -70,22 +74,22 @@ def test_auxiliary_classifier_loss_is_the_cross_entropy():
 def test_conditional_generator_draws_different_images_per_class(name):
   config = cgan_mnist.get_config('tiny')
   config.model.conditioning = name
-  parts = train.build(config, MNIST_SHAPE, num_classes=10)
-  state = train.initial_state(config, parts, MNIST_SHAPE)
+  gan = assembly.build(config, MNIST_SHAPE, num_classes=10)
+  state = assembly.initial_state(config, gan, MNIST_SHAPE)
   z = jnp.ones((2, config.model.latent_dim))
-  images = train.generate(parts['generator'], state.generator, z, jnp.array([3, 7]))
+  images = sampling.generate(gan.generator, state.generator, z, jnp.array([3, 7]))
   assert np.abs(np.asarray(images[0] - images[1])).max() > 1e-3  # Same z, another class.
 
 
 def test_conditioning_needs_labels_and_a_known_name():
   config = cgan_mnist.get_config('tiny')
   with pytest.raises(errors.ConfigError, match='needs class labels, but the data has none'):
-    train.build(config, MNIST_SHAPE, num_classes=0)
+    assembly.build(config, MNIST_SHAPE, num_classes=0)
   config.model.conditioning = 'film'
   with pytest.raises(
     errors.ConfigError, match="Unknown conditioning 'film'.*auxiliary, embedding, none, projection"
   ):
-    train.build(config, MNIST_SHAPE, num_classes=10)
+    assembly.build(config, MNIST_SHAPE, num_classes=10)
 
 
 def test_acgan_step_trains_both_players_on_the_class_loss():
@@ -108,12 +112,12 @@ def test_acgan_step_trains_both_players_on_the_class_loss():
 
 
 def test_sample_grid_inputs_have_one_row_per_class_and_one_z_per_column():
-  z, labels, columns = train.sample_grid_inputs(0, 25, 4, num_classes=10)
+  z, labels, columns = sampling.sample_grid_inputs(0, 25, 4, num_classes=10)
   assert columns == 2 and z.shape == (20, 4)
   np.testing.assert_array_equal(labels, np.repeat(np.arange(10), 2))
   np.testing.assert_array_equal(z[0], z[2])  # Column 0 of rows 0 and 1.
   assert not np.array_equal(z[0], z[1])
-  z, labels, columns = train.sample_grid_inputs(0, 25, 4)
+  z, labels, columns = sampling.sample_grid_inputs(0, 25, 4)
   assert z.shape == (25, 4) and labels is None and columns == 0
 
 

@@ -1,11 +1,21 @@
 """Every config file loads and builds its models for its data's image shape."""
 
+import ast
 import importlib
+import json
 import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
+from configs import dcgan_faces
+from gan_jax import assembly
+from gan_jax import config_sections
+from gan_jax import models
 from gan_jax import train
+from gan_jax import workdirs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(
@@ -41,7 +51,84 @@ def test_every_config_is_listed_here():
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_builds(name):
   config = importlib.import_module(f'configs.{name}').get_config()
-  num_classes = 10 if train.is_conditional(config) else 0  # The conditional ones are on MNIST.
-  parts = train.build(config, IMAGE_SHAPES[name], num_classes)
-  assert parts['latent_dim'] == config.model.latent_dim
+  num_classes = 10 if assembly.is_conditional(config) else 0  # The conditional ones are on MNIST.
+  gan = assembly.build(config, IMAGE_SHAPES[name], num_classes)
+  assert gan.latent_dim == config.model.latent_dim
   assert config.train.batch_size % 8 == 0  # Splits over 8 devices.
+
+
+def test_loading_every_config_imports_no_jax():
+  # Configs are data: a config file and its sections (gan_jax.config_sections)
+  # load without starting JAX, Flax or Optax.
+  script = (
+    'import importlib, sys\n'
+    f'sys.path.insert(0, {REPO!r})\n'
+    f'for name in {CONFIGS!r}:\n'
+    "  importlib.import_module('configs.' + name).get_config()\n"
+    "print(sorted(m for m in ('jax', 'flax', 'optax', 'orbax') if m in sys.modules))\n"
+  )
+  output = subprocess.run(
+    [sys.executable, '-c', script], capture_output=True, text=True, check=True, timeout=120
+  ).stdout
+  assert output.strip() == '[]'
+
+
+def test_sections_refuse_a_field_they_do_not_have():
+  with pytest.raises(ValueError, match='has no field learning_rat; its fields: b1, b2, decay'):
+    config_sections.optimizer_config(learning_rat=1e-3)
+  with pytest.raises(ValueError, match='dcgan model section has no field generator_hidden_sizes'):
+    config_sections.model_config('dcgan', generator_hidden_sizes=(8,))
+  with pytest.raises(ValueError, match="Unknown model 'resnet'; valid names: dcgan, mlp"):
+    config_sections.model_config('resnet')
+
+
+def test_every_model_family_has_its_fields_and_builds_from_them_alone():
+  assert sorted(config_sections.MODEL_FIELDS) == sorted(models.MODELS)
+  shapes = {'dcgan': (32, 32, 3), 'mlp': (28, 28, 1), 'toy_linear': (1,), 'toy_mlp': (2,)}
+  for name, shape in shapes.items():
+    generator, discriminator = models.get_models(config_sections.model_config(name), shape)
+    assert generator.__class__.__module__.startswith('gan_jax.models')
+    assert discriminator.__class__.__module__.startswith('gan_jax.models')
+
+
+def test_a_run_whose_config_lacks_newer_fields_restores_and_samples(tmp_path):
+  # A run's config.json written before a field existed: the field gets its
+  # default, which is what the code did before it (e.g. batch norm in the
+  # DCGAN generator, no conditioning, no penalty), so the checkpoint restores.
+  workdir = str(tmp_path / 'run')
+  state = train.train_and_evaluate(dcgan_faces.get_config('tiny'), workdir)
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    stored = json.load(f)
+  for field in ('generator_normalization', 'reference_batch_size', 'conditioning'):
+    del stored['model'][field]
+  del stored['loss']['auxiliary_weight'], stored['train']['generator_ema_decay']
+  del stored['penalty'], stored['eval']
+  with open(path, 'w') as f:
+    json.dump(stored, f)
+  config = workdirs.read_config(workdir)
+  assert config.model.generator_normalization == 'batch' and config.penalty.name == 'none'
+  generate, restored = train.restore_for_sampling(config, workdir)
+  z = np.random.default_rng(0).normal(size=(2, config.model.latent_dim)).astype(np.float32)
+  np.testing.assert_array_equal(
+    generate(restored.sampling_generator(), z), generate(state.sampling_generator(), z)
+  )
+
+
+def test_the_library_never_imports_the_studies():
+  # The studies (toy runs, theory, tables, benchmarks) sit above the library.
+  library = os.path.join(REPO, 'gan_jax')
+  for root, _, files in os.walk(library):
+    if os.path.relpath(root, library).startswith('studies'):
+      continue
+    for name in (name for name in files if name.endswith('.py')):
+      with open(os.path.join(root, name)) as f:
+        tree = ast.parse(f.read())
+      for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+          imported = [f'{node.module}.{alias.name}' for alias in node.names]
+        elif isinstance(node, ast.Import):
+          imported = [alias.name for alias in node.names]
+        else:
+          continue
+        assert not any(n.startswith('gan_jax.studies') for n in imported), (name, imported)

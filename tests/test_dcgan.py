@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax.models import dcgan, layers
+from gan_jax.models import dcgan
+from gan_jax.models import layers
 
 LATENT_DIM = 100
 
@@ -204,13 +205,13 @@ def test_output_shapes(image_size, channels):
     g_variables = generator.init(jax.random.key(1), z, train=False)
     images, _ = generator.apply(g_variables, z, train=True, mutable=['batch_stats'])
     d_variables = discriminator.init(jax.random.key(2), images, train=False)
-    logits, _ = discriminator.apply(d_variables, images, train=True, mutable=['batch_stats'])
-    return images, logits
+    outputs, _ = discriminator.apply(d_variables, images, train=True, mutable=['batch_stats'])
+    return images, outputs
 
-  images, logits = generate_and_discriminate(jax.random.normal(jax.random.key(0), (3, LATENT_DIM)))
+  images, outputs = generate_and_discriminate(jax.random.normal(jax.random.key(0), (3, LATENT_DIM)))
   assert images.shape == (3, image_size, image_size, channels)
   assert float(jnp.max(jnp.abs(images))) <= 1.0
-  assert logits.shape == (3,)
+  assert outputs.logits.shape == (3,) and outputs.class_logits is None
 
 
 def test_parameter_counts_at_64x64():
@@ -274,6 +275,11 @@ def test_batch_statistics_update_with_momentum_0_9():
   _assert_close(stats['var'], 0.9 + 0.1 * jnp.var(first_map, axis=(0, 1, 2)))
 
 
+def _images_or_logits(outputs):
+  """G's images, or the logits of D's `DiscriminatorLogits`."""
+  return getattr(outputs, 'logits', outputs)
+
+
 @pytest.mark.parametrize('network', ['generator', 'discriminator'])
 def test_evaluation_uses_running_averages(network):
   if network == 'generator':
@@ -286,12 +292,12 @@ def test_evaluation_uses_running_averages(network):
   # A training call makes the running averages differ from their initial values.
   _, updates = module.apply(variables, inputs, train=True, mutable=['batch_stats'])
   variables = {**variables, **updates}
-  evaluated = module.apply(variables, inputs, train=False)
+  evaluated = _images_or_logits(module.apply(variables, inputs, train=False))
   trained, _ = module.apply(variables, inputs, train=True, mutable=['batch_stats'])
-  assert not np.allclose(evaluated, trained, atol=1e-3)
+  assert not np.allclose(evaluated, _images_or_logits(trained), atol=1e-3)
   # In evaluation an example's output does not depend on the rest of its batch.
   for index in range(inputs.shape[0]):
-    alone = module.apply(variables, inputs[index : index + 1], train=False)
+    alone = _images_or_logits(module.apply(variables, inputs[index : index + 1], train=False))
     _assert_close(alone[0], evaluated[index])
 
 
@@ -320,4 +326,5 @@ def test_pmap_batch_statistics_equal_global_batch_statistics(network):
   # Every device holds the statistics of the global batch.
   jax.tree.map(lambda a, b: _assert_close(a, np.broadcast_to(b, a.shape)), updates, expected)
   # Normalized with the global statistics, each shard's outputs are the global call's.
+  outputs, expected_outputs = _images_or_logits(outputs), _images_or_logits(expected_outputs)
   _assert_close(outputs.reshape(expected_outputs.shape), expected_outputs)

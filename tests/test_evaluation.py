@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from configs import gan_mnist
+from gan_jax import config_sections
 from gan_jax import errors
 from gan_jax import evaluation
 from gan_jax import input_pipeline
@@ -47,7 +48,7 @@ def test_missing_inception_weights_say_where_to_get_them(tmp_path):
 
 
 def _digits(count, seed):
-  source, _ = input_pipeline.get_source(input_pipeline.data_config(name='bundled_mnist'))
+  source, _ = input_pipeline.get_source(config_sections.data_config(name='bundled_mnist'))
   indices = np.random.default_rng(seed).permutation(len(source))[:count]
   return np.stack([input_pipeline.to_model_range(source[int(i)]['image']) for i in indices])
 

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from gan_jax import config_sections
 from gan_jax import data_sources
 from gan_jax import errors
 from gan_jax import input_pipeline
 
 
 def _data_config(name, **fields):
-  return input_pipeline.data_config(name=name, **fields)
+  return config_sections.data_config(name=name, **fields)
 
 
 def _array_dataset(images):

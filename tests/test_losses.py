@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import config_sections
 from gan_jax import errors
 from gan_jax import losses
 
@@ -86,7 +87,7 @@ def test_discriminator_gradient_signs():
 
 def test_unknown_loss_lists_valid_names():
   with pytest.raises(errors.ConfigError, match='non_saturating') as info:
-    losses.get_loss(losses.loss_config(name='vanilla'))
+    losses.get_loss(config_sections.loss_config(name='vanilla'))
   assert "'vanilla'" in str(info.value)
 
 
@@ -144,7 +145,7 @@ def test_gradient_signs(name):
 
 @pytest.mark.parametrize('name', losses.SMOOTHABLE_LOSSES)
 def test_one_sided_label_smoothing(name):
-  smoothed = losses.get_loss(losses.loss_config(name=name, real_label=0.9))
+  smoothed = losses.get_loss(config_sections.loss_config(name=name, real_label=0.9))
   # D's best real logit is now logit(0.9) = log 9, not +inf: the real term's
   # gradient vanishes there, and at logit 0 the term is still log 2.
   real_gradient = jax.grad(lambda r: smoothed(r, jnp.zeros(1)).discriminator_real)
@@ -162,6 +163,6 @@ def test_one_sided_label_smoothing(name):
 
 def test_label_smoothing_is_rejected_where_it_means_nothing():
   with pytest.raises(errors.ConfigError, match='loss.real_label=0.9 smooths'):
-    losses.get_loss(losses.loss_config(name='wasserstein', real_label=0.9))
+    losses.get_loss(config_sections.loss_config(name='wasserstein', real_label=0.9))
   with pytest.raises(errors.ConfigError, match='must lie in'):
-    losses.get_loss(losses.loss_config(name='minimax', real_label=1.5))
+    losses.get_loss(config_sections.loss_config(name='minimax', real_label=1.5))

@@ -10,7 +10,8 @@ import scipy.linalg
 import scipy.spatial.distance
 import scipy.special
 import scipy.stats
-from sklearn.model_selection import LeaveOneOut, cross_val_predict
+from sklearn.model_selection import LeaveOneOut
+from sklearn.model_selection import cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
 
 from gan_jax.metrics import distances

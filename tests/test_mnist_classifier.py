@@ -12,6 +12,7 @@ import jax
 import numpy as np
 import pytest
 
+from gan_jax import config_sections
 from gan_jax import errors
 from gan_jax import input_pipeline
 from gan_jax.metrics import fid
@@ -22,7 +23,7 @@ from gan_jax.metrics import mnist_classifier
 @pytest.fixture(scope='module')
 def heldout():
   """The 1,000 held-out bundled digits [1000, 28, 28, 1] in [-1, 1], labels, features and probs."""
-  dataset, _ = input_pipeline.get_source(input_pipeline.data_config(name='bundled_mnist'))
+  dataset, _ = input_pipeline.get_source(config_sections.data_config(name='bundled_mnist'))
   labels = np.array([dataset[index]['label'] for index in range(len(dataset))])
   indices = mnist_classifier.bundled_test_indices(labels)
   images = np.stack([input_pipeline.to_model_range(dataset[int(i)]['image']) for i in indices])

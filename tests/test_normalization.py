@@ -11,10 +11,9 @@ import pytest
 
 from configs import dcgan_faces
 from configs import gan_mnist
+from gan_jax import assembly
 from gan_jax import errors
 from gan_jax import models
-from gan_jax import train
-
 from gan_jax.models import layers
 
 
@@ -46,7 +45,7 @@ def test_unknown_normalization_names_the_valid_ones():
   config = gan_mnist.get_config('tiny')
   config.model.discriminator_normalization = 'batch'
   with pytest.raises(errors.ConfigError, match=r"mlp discriminator's: none, layer, spectral"):
-    train.build(config, (28, 28, 1))
+    assembly.build(config, (28, 28, 1))
 
 
 def test_virtual_batch_norm_uses_the_reference_batch_plus_the_example():
@@ -87,4 +86,4 @@ def test_virtual_batch_norm_is_for_the_generator_only():
   config = dcgan_faces.get_config('tiny')
   config.model.discriminator_normalization = 'virtual_batch'
   with pytest.raises(errors.ConfigError, match=r"dcgan discriminator's: batch, layer, spectral"):
-    train.build(config, (32, 32, 3))
+    assembly.build(config, (32, 32, 3))

@@ -5,15 +5,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import step_helpers
 
 from configs import dcgan_faces
 from configs import gan_mnist
 from configs import wgan_mnist
+from gan_jax import assembly
 from gan_jax import errors
 from gan_jax import penalties
-from gan_jax import train
-
-import step_helpers
 
 IMAGE_SHAPE = (4, 4, 1)  # Small images for the closed-form tests.
 MNIST_SHAPE = (28, 28, 1)
@@ -171,20 +170,20 @@ def test_input_gradient_penalties_reject_a_batch_norm_discriminator(name):
   config = dcgan_faces.get_config('tiny')
   config.penalty.name = name
   with pytest.raises(errors.ConfigError, match=r'batch norm couples the examples'):
-    train.build(config, (64, 64, 3))
+    assembly.build(config, (64, 64, 3))
   config.model.discriminator_normalization = 'layer'  # The WGAN-GP critic's choice.
-  train.build(config, (64, 64, 3))
+  assembly.build(config, (64, 64, 3))
 
 
 def test_l2_and_clipping_work_with_a_batch_norm_discriminator():
   config = dcgan_faces.get_config('tiny')
   config.penalty.update(name='l2', clip_weights=0.01)
-  parts = train.build(config, (64, 64, 3))
-  assert parts['penalty'] is penalties.l2 and parts['clip_weights'] == 0.01
+  gan = assembly.build(config, (64, 64, 3))
+  assert gan.penalty is penalties.l2 and gan.clip_weights == 0.01
 
 
 def test_negative_weight_is_a_config_error():
   config = gan_mnist.get_config('tiny')
   config.penalty.weight = -1.0
   with pytest.raises(errors.ConfigError, match=r'penalty.weight and penalty.clip_weights'):
-    train.build(config, MNIST_SHAPE)
+    assembly.build(config, MNIST_SHAPE)

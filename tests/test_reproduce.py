@@ -1,4 +1,4 @@
-"""Tests of the published tables (gan_jax.reproduction, experiments.reproduce).
+"""Tests of the published tables (gan_jax.studies.reproduction, experiments.reproduce).
 
 The metric wrappers are checked against references written here from the
 formulas of Aakash's GAN-variants slides and against closed forms; the tables'
@@ -18,14 +18,14 @@ import pytest
 from configs import gan_mnist
 from gan_jax import errors
 from gan_jax.metrics import parzen
-from gan_jax.reproduction import dcgan_faces_epochs
-from gan_jax.reproduction import minibatch_metrics
-from gan_jax.reproduction import mmd_1nn_mnist
-from gan_jax.reproduction import mnist
-from gan_jax.reproduction import parzen_mnist
-from gan_jax.reproduction import published
-from gan_jax.reproduction import report
-from gan_jax.reproduction import runs
+from gan_jax.studies.reproduction import dcgan_faces_epochs
+from gan_jax.studies.reproduction import minibatch_metrics
+from gan_jax.studies.reproduction import mmd_1nn_mnist
+from gan_jax.studies.reproduction import mnist
+from gan_jax.studies.reproduction import parzen_mnist
+from gan_jax.studies.reproduction import published
+from gan_jax.studies.reproduction import report
+from gan_jax.studies.reproduction import runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -10,10 +10,10 @@ from scipy import special
 from configs import optimal_discriminator as optimal_discriminator_config
 from gan_jax import errors
 from gan_jax import losses
-from gan_jax import optimal_discriminator
-from gan_jax import theory
-from gan_jax import toy_data
 from gan_jax.models import toy
+from gan_jax.studies import optimal_discriminator
+from gan_jax.studies import theory
+from gan_jax.studies import toy_data
 
 X = np.linspace(-20.0, 20.0, 8001)
 
@@ -127,16 +127,16 @@ def _study_config(num_steps):
 
 @pytest.fixture(scope='module')
 def fitted():
-  """(config, parts, run) of D trained against p_data = N(1, 1) and a fixed p_g = N(-1, 1.5^2)."""
+  """(config, gan, run) of D trained against p_data = N(1, 1) and a fixed p_g = N(-1, 1.5^2)."""
   config = _study_config(num_steps=2000)
   return (config, *optimal_discriminator.fit_discriminator(config, -1.0, 1.5))
 
 
 def test_trained_discriminator_matches_d_star(fitted):
   # D* is the sigmoid of a quadratic here.
-  _, parts, run = fitted
+  _, gan, run = fitted
   numbers, curves = optimal_discriminator.compare_with_optimal(
-    parts, run.state, _gaussian(1.0, 1.0), _gaussian(-1.0, 1.5)
+    gan, run.state, _gaussian(1.0, 1.0), _gaussian(-1.0, 1.5)
   )
   assert numbers['max_abs_error'] < 0.05
   assert curves['in_region'].sum() > 1000  # x in about [-5.2, 4.0]: the bulk of both.
@@ -148,10 +148,10 @@ def test_trained_discriminator_matches_d_star(fitted):
 
 def test_generator_gradient_saturates_against_a_confident_discriminator(fitted):
   # Move G to N(-8, 0.5^2), where the trained D (like D*) rejects it with confidence.
-  config, parts, run = fitted
+  config, gan, run = fitted
   far_generator = toy.linear_generator_params(-8.0, 0.5)
   state = run.state.replace(generator=run.state.generator.replace(params=far_generator))
-  norms = optimal_discriminator.generator_gradient_norms(config, parts, state, _gaussian(1.0, 1.0))
+  norms = optimal_discriminator.generator_gradient_norms(config, gan, state, _gaussian(1.0, 1.0))
   assert norms['minimax']['d_fake'] < 1e-3
   minimax, non_saturating = norms['minimax']['g_grad_norm'], norms['non_saturating']['g_grad_norm']
   assert non_saturating > 0.1

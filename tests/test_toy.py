@@ -20,10 +20,11 @@ from configs import toy_mixture_far
 from configs import toy_mixture_mlp
 from gan_jax import errors
 from gan_jax import models
-from gan_jax import toy_data
-from gan_jax import toy_plots
-from gan_jax import toy_train
 from gan_jax.models import toy
+from gan_jax.studies import toy_data
+from gan_jax.studies import toy_evaluation
+from gan_jax.studies import toy_plots
+from gan_jax.studies import toy_train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIMODAL = toy_data.GaussianMixture(((-2.0,), (2.0,)), (0.5, 0.5))
@@ -114,7 +115,7 @@ def test_toy_models_are_registered():
   )
   assert x.shape == (3, 2)
   d_variables = discriminator.init(jax.random.PRNGKey(0), x, train=False)
-  assert discriminator.apply(d_variables, x, train=False).shape == (3,)
+  assert discriminator.apply(d_variables, x, train=False).logits.shape == (3,)
 
 
 @pytest.mark.parametrize('variant', ['', 'l2', 'dropout', 'l2_dropout'])
@@ -177,12 +178,12 @@ def test_mlp_generator_puts_mass_near_both_modes():
 
 
 def _snapshot(step, samples, grid):
-  return toy_train.Evaluation(step, samples, np.linspace(-3, 3, len(grid)), 0.6, 0.4)
+  return toy_evaluation.Evaluation(step, samples, np.linspace(-3, 3, len(grid)), 0.6, 0.4)
 
 
 @pytest.mark.parametrize('distribution', [BIMODAL, RING])
 def test_run_figures_are_written(tmp_path, distribution):
-  grid = toy_train.evaluation_grid(distribution)
+  grid = toy_evaluation.evaluation_grid(distribution)
   samples = np.asarray(distribution.sample(jax.random.PRNGKey(0), 500))
   snapshots = [_snapshot(0, samples, grid), _snapshot(10, samples, grid)]
   statistics = dict(mean=0.5, std=1.2, modes_covered=2, high_quality_fraction=0.2)

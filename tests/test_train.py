@@ -8,16 +8,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import step_helpers
 from PIL import Image
 
 from configs import dcgan_faces
 from configs import gan_mnist
 from gan_jax import errors
 from gan_jax import losses
+from gan_jax import step as step_lib
 from gan_jax import summaries
 from gan_jax import train
-
-import step_helpers
 
 
 def _tiny_config(**train_overrides):
@@ -72,8 +72,8 @@ def test_noise_is_per_example_and_independent_of_device_layout():
   rng = jax.random.PRNGKey(3)
   draw = lambda devices: np.asarray(
     jax.pmap(
-      lambda _: train.sample_latent(rng, 8 // len(devices), 4),
-      axis_name=train.BATCH_AXIS,
+      lambda _: step_lib.sample_latent(rng, 8 // len(devices), 4),
+      axis_name=step_lib.BATCH_AXIS,
       devices=devices,
     )(jnp.zeros(len(devices)))
   ).reshape(8, 4)
@@ -161,13 +161,13 @@ def test_batch_size_must_divide_by_device_count(tmp_path):
 
 def test_step_is_traced_once_for_a_whole_run(tmp_path, monkeypatch):
   traces = []
-  original = train.train_step
+  original = step_lib.train_step
 
   def counting_step(*args, **kwargs):
     traces.append(1)  # Runs only while JAX traces the step.
     return original(*args, **kwargs)
 
-  monkeypatch.setattr(train, 'train_step', counting_step)
+  monkeypatch.setattr(step_lib, 'train_step', counting_step)
   _run(tmp_path, 'run', num_steps=7)
   assert len(traces) == 1
 

@@ -29,6 +29,7 @@ from absl import flags
 from absl import logging
 
 from experiments import app
+from gan_jax import config_sections
 from gan_jax import input_pipeline
 from gan_jax.metrics import mnist_classifier
 
@@ -47,7 +48,7 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Seed of every random draw.')
 
 def _as_arrays(data_name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
   """(float32 [N, 28, 28, 1] in [-1, 1], int32 [N] labels) of one split."""
-  dataset, _ = input_pipeline.get_source(input_pipeline.data_config(name=data_name, split=split))
+  dataset, _ = input_pipeline.get_source(config_sections.data_config(name=data_name, split=split))
   records = [dataset[index] for index in range(len(dataset))]
   images = np.stack([input_pipeline.to_model_range(np.asarray(r['image'])) for r in records])
   return images, np.array([r['label'] for r in records], np.int32)

@@ -2,11 +2,11 @@
 
 Each family module exports `Generator` and `Discriminator` linen modules with
 one contract: G(z [batch, latent_dim], labels=None, *, train) -> images
-[batch, H, W, C] in [-1, 1], and D(images, labels=None, *, train) -> logits
-[batch] (a pair (logits, class_logits) with conditioning='auxiliary'; see
-`conditioning`). The builders below turn the `model` section of a config into
-the two modules; each reads only the fields its family has. Fields added after
-a run was trained get their default, so older workdirs still restore.
+[batch, H, W, C] in [-1, 1], and D(images, labels=None, *, train) ->
+`DiscriminatorLogits` (logits [batch], and class_logits with
+conditioning='auxiliary'; see `conditioning`). The builders below turn the
+`model` section of a config (`gan_jax.config_sections.model_config`, whose
+`MODEL_FIELDS` lists each family's fields) into the two modules.
 """
 
 from typing import Any, Callable, Optional
@@ -32,13 +32,11 @@ def _check_normalization(player: str, family: str, normalization: str, valid) ->
     )
 
 
-def _generator_normalization(config, family: str, default: str) -> dict[str, Any]:
+def _generator_normalization(config, family: str) -> dict[str, Any]:
   """The G fields shared by the families: its normalization and VBN's reference size."""
-  normalization = config.get('generator_normalization', default)
+  normalization = config.generator_normalization
   _check_normalization('generator', family, normalization, layers.GENERATOR_NORMALIZATIONS)
-  return dict(
-    normalization=normalization, reference_batch_size=config.get('reference_batch_size', 64)
-  )
+  return dict(normalization=normalization, reference_batch_size=config.reference_batch_size)
 
 
 def _mlp(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
@@ -50,7 +48,7 @@ def _mlp(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels
     image_shape=tuple(image_shape),
     hidden_sizes=tuple(config.generator_hidden_sizes),
     batch_axis_name=batch_axis_name,
-    **_generator_normalization(config, 'mlp', default='none'),
+    **_generator_normalization(config, 'mlp'),
     **labels,
   )
   discriminator = mlp.Discriminator(
@@ -79,7 +77,7 @@ def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labe
     batch_axis_name=batch_axis_name,
     **labels,
   )
-  generator = dcgan.Generator(**shared, **_generator_normalization(config, 'dcgan', 'batch'))
+  generator = dcgan.Generator(**shared, **_generator_normalization(config, 'dcgan'))
   discriminator = dcgan.Discriminator(**shared, normalization=config.discriminator_normalization)
   return generator, discriminator
 
@@ -140,7 +138,7 @@ def get_models(
   """
   if config.name not in MODELS:
     raise errors.unknown_name_error('model', config.name, MODELS)
-  conditioning_name = config.get('conditioning', 'none')
+  conditioning_name = config.conditioning
   if conditioning_name not in conditioning.CONDITIONINGS:
     raise errors.unknown_name_error('conditioning', conditioning_name, conditioning.CONDITIONINGS)
   if conditioning_name != 'none' and num_classes < 2:

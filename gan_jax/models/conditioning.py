@@ -19,17 +19,31 @@ enters the two players:
 
 Every conditional generator reads [z, one_hot(y)], the input layer of Mirza &
 Osindero (a dense layer of the concatenation is a layer of z plus a learned
-per-class embedding). With 'auxiliary' D returns a pair (logits [batch],
-class_logits [batch, num_classes]); otherwise logits [batch].
+per-class embedding). Every D returns `DiscriminatorLogits`: logits [batch],
+and with 'auxiliary' also class_logits [batch, num_classes].
 """
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 CONDITIONINGS = ('none', 'embedding', 'projection', 'auxiliary')
+
+
+class DiscriminatorLogits(NamedTuple):
+  """What every discriminator returns.
+
+  Attributes:
+    logits: [batch] D's real-vs-generated output, pre-sigmoid (a critic value
+      for the Wasserstein and hinge losses).
+    class_logits: [batch, num_classes] AC-GAN's class prediction with
+      conditioning='auxiliary', else None.
+  """
+
+  logits: jax.Array
+  class_logits: Optional[jax.Array] = None
 
 
 def _require_labels(labels: Optional[jax.Array]) -> jax.Array:
@@ -82,17 +96,18 @@ class DiscriminatorOutput(nn.Module):
   @nn.compact
   def __call__(
     self, features: jax.Array, logits: jax.Array, labels: Optional[jax.Array]
-  ) -> jax.Array | tuple[jax.Array, jax.Array]:
+  ) -> DiscriminatorLogits:
     """features phi(x) [batch, d], logits psi(phi(x)) [batch] -> D's output.
 
-    'projection' adds embed(y)^T phi(x); 'auxiliary' returns
-    (logits, class_logits [batch, num_classes]); otherwise logits as they are.
+    'projection' adds embed(y)^T phi(x) to the logits; 'auxiliary' adds
+    class_logits [batch, num_classes]; otherwise the logits are as they are.
     """
     if self.conditioning == 'projection':
       embedding = nn.Embed(
         self.num_classes, features.shape[-1], embedding_init=nn.initializers.normal(0.02)
       )
-      return logits + jnp.sum(embedding(_require_labels(labels)) * features, axis=-1)
+      projection = jnp.sum(embedding(_require_labels(labels)) * features, axis=-1)
+      return DiscriminatorLogits(logits + projection)
     if self.conditioning == 'auxiliary':
-      return logits, nn.Dense(self.num_classes, name='classifier')(features)
-    return logits
+      return DiscriminatorLogits(logits, nn.Dense(self.num_classes, name='classifier')(features))
+    return DiscriminatorLogits(logits)

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 
 from gan_jax.models import conditioning
 from gan_jax.models import layers
+from gan_jax.models.conditioning import DiscriminatorLogits
 
 # Image size -> side of G's first feature map (and of D's last).
 _FIRST_MAP_SIZES = {28: 7, 32: 4, 64: 4}
@@ -159,11 +160,13 @@ class Discriminator(nn.Module):
   conditioning: str = 'none'
 
   @nn.compact
-  def __call__(self, x: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
+  def __call__(
+    self, x: jax.Array, labels: Optional[jax.Array] = None, *, train: bool
+  ) -> DiscriminatorLogits:
     """Maps images x [batch, size, size, channels] (and labels [batch]) to D's output.
 
-    The output is logits [batch], or (logits, class_logits [batch,
-    num_classes]) for conditioning='auxiliary'.
+    The output holds logits [batch], and class_logits [batch, num_classes]
+    for conditioning='auxiliary'.
     """
     expected_shape = (self.image_size, self.image_size, self.channels)
     if x.shape[1:] != expected_shape:

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from gan_jax.models import conditioning
 from gan_jax.models import layers
+from gan_jax.models.conditioning import DiscriminatorLogits
 
 
 class Generator(nn.Module):
@@ -88,11 +89,13 @@ class Discriminator(nn.Module):
   conditioning: str = 'none'
 
   @nn.compact
-  def __call__(self, x: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
+  def __call__(
+    self, x: jax.Array, labels: Optional[jax.Array] = None, *, train: bool
+  ) -> DiscriminatorLogits:
     """Maps images x [batch, H, W, C] (and labels [batch]) to D's output.
 
-    The output is logits [batch], or (logits, class_logits [batch,
-    num_classes]) for conditioning='auxiliary'.
+    The output holds logits [batch], and class_logits [batch, num_classes]
+    for conditioning='auxiliary'.
     """
     h = conditioning.discriminator_input(
       x.reshape((x.shape[0], -1)), labels, self.num_classes, self.conditioning

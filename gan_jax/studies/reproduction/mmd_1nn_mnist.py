@@ -25,11 +25,11 @@ import ml_collections
 import numpy as np
 
 from gan_jax import input_pipeline
-from gan_jax.reproduction import minibatch_metrics
-from gan_jax.reproduction import mnist
-from gan_jax.reproduction import published
-from gan_jax.reproduction import report
-from gan_jax.reproduction import runs
+from gan_jax.studies.reproduction import minibatch_metrics
+from gan_jax.studies.reproduction import mnist
+from gan_jax.studies.reproduction import published
+from gan_jax.studies.reproduction import report
+from gan_jax.studies.reproduction import runs
 
 NAME = 'mmd_1nn_mnist'
 MODELS = {'gan_mnist': 'GAN', 'wgan_mnist': 'WGAN'}
@@ -114,21 +114,11 @@ def _cells(means, spreads) -> list[str]:
   return [report.plus_minus(m, s, digits=4) for m, s in zip(means, spreads)]
 
 
-def render(
-  *,
-  command: str,
-  protocol: Protocol,
-  data: str,
-  train_size: int,
-  configs: Mapping[str, ml_collections.ConfigDict],
-  evaluation_steps: Mapping[str, Sequence[int]],
-  summaries: Mapping[str, Summary],
-  per_seed_final: Mapping[str, Mapping[int, np.ndarray]],
-  real_pairs: np.ndarray,
-  timing: Sequence[str],
-) -> str:
-  """The Markdown of the table; `timing` holds sentences on how long it took, on what."""
-  num_seeds = len(next(iter(per_seed_final.values())))
+def _table_rows(
+  summaries: Mapping[str, Summary], real_pairs: np.ndarray, num_seeds: int
+) -> list[list[str]]:
+  """The main table's rows: per model the slides', our over-training and our final-G scores;
+  then real vs real."""
   rows = []
   for name, label in MODELS.items():
     summary, seed_scores = summaries[name], published.MMD_1NN_MNIST[name]
@@ -152,13 +142,28 @@ def render(
       *_cells(real_pairs.mean(axis=0), real_pairs.var(axis=0)),
     ]
   )
-  seed_rows = [
+  return rows
+
+
+def _seed_rows(per_seed_final: Mapping[str, Mapping[int, np.ndarray]]) -> list[list[str]]:
+  """The rows of the final G's scores, one per model and seed."""
+  return [
     [MODELS[name], str(seed), *[f'{value:.4f}' for value in scores]]
     for name, by_seed in per_seed_final.items()
     for seed, scores in by_seed.items()
   ]
+
+
+def _protocol_items(
+  protocol: Protocol,
+  data: str,
+  train_size: int,
+  configs: Mapping[str, ml_collections.ConfigDict],
+  evaluation_steps: Mapping[str, Sequence[int]],
+) -> list[str]:
+  """The bullets of the Protocol section: data, scores, when, spreads, models, training."""
   splits = mnist.splits_of(data)
-  protocol_items = [
+  return [
     f'Data: {mnist.DESCRIPTIONS[data]}. G trains on `{splits.train}` ({train_size:,} digits); the '
     "real batches are drawn from the same digits, as in the code of Aakash's slides, which "
     'trained on the 60,000 training digits for 200 epochs with batch 100.',
@@ -185,15 +190,34 @@ def render(
     "The slides' code trained its GAN with Adam (lr 2e-4, betas 0.9 / 0.999) and its WGAN with "
     'RMSProp 5e-5, clipping 0.01, one G update per 5 critic updates and a sigmoid on the critic.',
   ]
+
+
+def render(
+  *,
+  command: str,
+  protocol: Protocol,
+  data: str,
+  train_size: int,
+  configs: Mapping[str, ml_collections.ConfigDict],
+  evaluation_steps: Mapping[str, Sequence[int]],
+  summaries: Mapping[str, Summary],
+  per_seed_final: Mapping[str, Mapping[int, np.ndarray]],
+  real_pairs: np.ndarray,
+  timing: Sequence[str],
+) -> str:
+  """The Markdown of the table; `timing` holds sentences on how long it took, on what."""
+  num_seeds = len(next(iter(per_seed_final.values())))
   return '\n\n'.join(
     [
       "# MMD and 1-NN accuracy of GAN and WGAN on MNIST (Aakash's GAN-variants slides)",
       f'`{command}` regenerates this file.',
-      report.markdown_table(['model', 'measured', *COLUMNS], rows),
+      report.markdown_table(
+        ['model', 'measured', *COLUMNS], _table_rows(summaries, real_pairs, num_seeds)
+      ),
       '## Protocol',
-      report.bullet_list(protocol_items),
+      report.bullet_list(_protocol_items(protocol, data, train_size, configs, evaluation_steps)),
       '## Final G per seed',
-      report.markdown_table(['model', 'seed', *COLUMNS], seed_rows),
+      report.markdown_table(['model', 'seed', *COLUMNS], _seed_rows(per_seed_final)),
       '## Over training',
       f'![the four scores against the training step]({NAME}_curves.png)',
       '## Samples of the final G (first seed)',
@@ -207,14 +231,18 @@ def render(
   )
 
 
-def reproduce(configs: Mapping[str, ml_collections.ConfigDict], options: runs.Options) -> str:
-  """Trains (or reuses) the runs, scores them, writes the table; returns its path."""
-  protocol = TINY_PROTOCOL if options.tiny else Protocol()
-  train_digits = input_pipeline.to_model_range(mnist.read_splits(options.data)['train'].images)
-  model_runs = {name: mnist.make_runs(name, configs[name], options) for name in MODELS}
-  for run in (run for group in model_runs.values() for run in group):
-    runs.train_through(run)
+def _score_all(
+  model_runs: Mapping[str, Sequence[runs.Run]],
+  train_digits: np.ndarray,
+  protocol: Protocol,
+  results_dir: str,
+) -> tuple[dict[str, dict[int, np.ndarray]], np.ndarray, float]:
+  """Scores every run and the real pairs and saves the sample grids.
 
+  Returns:
+    the scores by config name and seed, the real pairs' scores, and the
+    seconds all this took.
+  """
   start = time.perf_counter()
   scores = {
     name: {run.seed: score_run(run, train_digits, protocol) for run in group}
@@ -222,18 +250,22 @@ def reproduce(configs: Mapping[str, ml_collections.ConfigDict], options: runs.Op
   }
   num_pairs = mnist.NUM_EVALUATIONS * protocol.batches_per_evaluation
   real_pairs = score_real_pairs(train_digits, protocol, num_pairs)
-  os.makedirs(options.results_dir, exist_ok=True)
+  os.makedirs(results_dir, exist_ok=True)
   for name, group in model_runs.items():
     first = group[0]
     samples = runs.generator_samples(first, [first.final_step], 64)[0]
-    report.save_sample_grid(
-      os.path.join(options.results_dir, f'{NAME}_{name}_samples.png'), samples
-    )
-  evaluation_seconds = time.perf_counter() - start
+    report.save_sample_grid(os.path.join(results_dir, f'{NAME}_{name}_samples.png'), samples)
+  return scores, real_pairs, time.perf_counter() - start
 
-  summaries = {name: summarize(list(by_seed.values())) for name, by_seed in scores.items()}
+
+def _save_curves(
+  results_dir: str,
+  model_runs: Mapping[str, Sequence[runs.Run]],
+  summaries: Mapping[str, Summary],
+) -> None:
+  """Plots each score's mean per checkpoint against the training step, one curve a model."""
   report.save_curves(
-    os.path.join(options.results_dir, f'{NAME}_curves.png'),
+    os.path.join(results_dir, f'{NAME}_curves.png'),
     {
       column: {
         MODELS[name]: (model_runs[name][0].evaluation_steps, summary.per_step_mean[:, i])
@@ -242,6 +274,46 @@ def reproduce(configs: Mapping[str, ml_collections.ConfigDict], options: runs.Op
       for i, column in enumerate(COLUMNS)
     },
   )
+
+
+def _numbers(
+  data: str,
+  protocol: Protocol,
+  model_runs: Mapping[str, Sequence[runs.Run]],
+  summaries: Mapping[str, Summary],
+  per_seed_final: Mapping[str, Mapping[int, np.ndarray]],
+  real_pairs: np.ndarray,
+) -> dict:
+  """The table's numbers, for its JSON."""
+  return {
+    'data': data,
+    'columns': list(COLUMNS),
+    'protocol': dataclasses.asdict(protocol),
+    'models': {
+      name: {
+        'evaluation_steps': list(model_runs[name][0].evaluation_steps),
+        **{field: np.asarray(value).tolist() for field, value in summary._asdict().items()},
+        'final_per_seed': {str(seed): v.tolist() for seed, v in per_seed_final[name].items()},
+      }
+      for name, summary in summaries.items()
+    },
+    'real_vs_real': {'mean': real_pairs.mean(0).tolist(), 'variance': real_pairs.var(0).tolist()},
+  }
+
+
+def reproduce(configs: Mapping[str, ml_collections.ConfigDict], options: runs.Options) -> str:
+  """Trains (or reuses) the runs, scores them, writes the table; returns its path."""
+  protocol = TINY_PROTOCOL if options.tiny else Protocol()
+  train_digits = input_pipeline.to_model_range(mnist.read_splits(options.data)['train'].images)
+  model_runs = {name: mnist.make_runs(name, configs[name], options) for name in MODELS}
+  for run in (run for group in model_runs.values() for run in group):
+    runs.train_through(run)
+
+  scores, real_pairs, evaluation_seconds = _score_all(
+    model_runs, train_digits, protocol, options.results_dir
+  )
+  summaries = {name: summarize(list(by_seed.values())) for name, by_seed in scores.items()}
+  _save_curves(options.results_dir, model_runs, summaries)
   per_seed_final = {
     name: {seed: s[-1].mean(axis=0) for seed, s in by_seed.items()}
     for name, by_seed in scores.items()
@@ -260,18 +332,5 @@ def reproduce(configs: Mapping[str, ml_collections.ConfigDict], options: runs.Op
       [run for group in model_runs.values() for run in group], evaluation_seconds
     ),
   )
-  numbers = {
-    'data': options.data,
-    'columns': list(COLUMNS),
-    'protocol': dataclasses.asdict(protocol),
-    'models': {
-      name: {
-        'evaluation_steps': list(model_runs[name][0].evaluation_steps),
-        **{field: np.asarray(value).tolist() for field, value in summary._asdict().items()},
-        'final_per_seed': {str(seed): v.tolist() for seed, v in per_seed_final[name].items()},
-      }
-      for name, summary in summaries.items()
-    },
-    'real_vs_real': {'mean': real_pairs.mean(0).tolist(), 'variance': real_pairs.var(0).tolist()},
-  }
+  numbers = _numbers(options.data, protocol, model_runs, summaries, per_seed_final, real_pairs)
   return report.write(options.results_dir, NAME, markdown, numbers)

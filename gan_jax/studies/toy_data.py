@@ -9,7 +9,7 @@ That covers the 1-D data of Strakhov's blog post (2018) (one Gaussian; two Gauss
 averaging and mode collapse) and the standard 2-D mode-coverage benchmarks: 8
 Gaussians on a ring (Metz et al. 2017) and 25 on a 5 x 5 grid (Srivastava et al.
 2017). Because the density is exact, the optimal discriminator
-D*(x) = p_data / (p_data + p_g) can be computed (`gan_jax.theory`), and
+D*(x) = p_data / (p_data + p_g) can be computed (`gan_jax.studies.theory`), and
 generated samples can be scored against the modes:
 
   mass_near_modes       the fraction of samples within 3 sigma_i of mode i,

@@ -22,7 +22,7 @@ non-saturating loss then give G's gradient norm under each: the first
 vanishes, the second does not.
 """
 
-import json
+import dataclasses
 import os
 from typing import Any
 
@@ -32,14 +32,17 @@ import numpy as np
 import optax
 from scipy import special
 
+from gan_jax import assembly
 from gan_jax import errors
 from gan_jax import losses
-from gan_jax import theory
-from gan_jax import toy_data
-from gan_jax import toy_plots
-from gan_jax import toy_train
+from gan_jax import step
 from gan_jax import train
+from gan_jax import workdirs
 from gan_jax.models import toy
+from gan_jax.studies import theory
+from gan_jax.studies import toy_data
+from gan_jax.studies import toy_plots
+from gan_jax.studies import toy_train
 
 # D is compared with D* where (p_data + p_g) / 2 is at least this fraction of its peak.
 REGION_FRACTION = 0.01
@@ -67,7 +70,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 def fit_discriminator(
   config: ml_collections.ConfigDict, generator_mean: float, generator_std: float
-) -> tuple[dict[str, Any], toy_train.ToyRun]:
+) -> tuple[step.GAN, toy_train.ToyRun]:
   """Trains D alone against G frozen at p_g = N(generator_mean, generator_std^2), in 1-D.
 
   The toy run's train step, with G's optimizer replaced by one that updates
@@ -75,7 +78,7 @@ def fit_discriminator(
   for a fixed G.
 
   Returns:
-    (the parts the step was built from, the run).
+    (what the step trained, the run).
 
   Raises:
     ConfigError: for a config `check_config` refuses, or data that is not 1-D.
@@ -87,9 +90,9 @@ def fit_discriminator(
     raise errors.ConfigError(
       f'The optimal discriminator study needs 1-D data, got {config.data.name!r}.'
     )
-  parts = {**train.build(config, (1,)), 'generator_optimizer': optax.set_to_zero()}
+  gan = dataclasses.replace(assembly.build(config, (1,)), generator_optimizer=optax.set_to_zero())
   generator_params = toy.linear_generator_params(generator_mean, generator_std)
-  return parts, toy_train.train_toy(config, parts, distribution, generator_params=generator_params)
+  return gan, toy_train.train_toy(config, gan, distribution, generator_params=generator_params)
 
 
 def quadrature_grid(*distributions: toy_data.GaussianMixture) -> np.ndarray:
@@ -101,7 +104,7 @@ def quadrature_grid(*distributions: toy_data.GaussianMixture) -> np.ndarray:
 
 
 def compare_with_optimal(
-  parts: dict[str, Any],
+  gan: step.GAN,
   state,
   data: toy_data.GaussianMixture,
   generator: toy_data.GaussianMixture,
@@ -115,10 +118,10 @@ def compare_with_optimal(
     curves: x [n], p_data, p_g, optimal (D*), trained (D), in_region (bool).
   """
   x = quadrature_grid(data, generator)
-  logits = parts['discriminator'].apply(
+  outputs = gan.discriminator.apply(
     state.discriminator.variables(), x[:, None].astype(np.float32), train=False
   )
-  logits = np.asarray(logits, np.float64)
+  logits = np.asarray(outputs.logits, np.float64)
   log_p_data, log_p_g = data.log_density(x[:, None]), generator.log_density(x[:, None])
   optimal_logits = theory.optimal_discriminator_logits(log_p_data, log_p_g)
   mixture = 0.5 * (np.exp(log_p_data) + np.exp(log_p_g))
@@ -159,7 +162,7 @@ def at_equal_densities(data: toy_data.GaussianMixture) -> dict[str, float]:
 
 
 def generator_gradient_norms(
-  config: ml_collections.ConfigDict, parts: dict[str, Any], state, data: toy_data.GaussianMixture
+  config: ml_collections.ConfigDict, gan: step.GAN, state, data: toy_data.GaussianMixture
 ) -> dict[str, dict[str, float]]:
   """G's gradient norm in one more train step from `state`, under each of SATURATION_LOSSES.
 
@@ -171,12 +174,13 @@ def generator_gradient_norms(
   def steps(state, real):
     # Both steps in one program: one compilation instead of two.
     return {
-      name: train.train_step(state, real_images=real, **{**parts, 'loss': losses.LOSSES[name]})[1]
+      name: step.train_step(state, real, gan=dataclasses.replace(gan, loss=losses.LOSSES[name]))[1]
       for name in SATURATION_LOSSES
     }
 
-  metrics = jax.pmap(steps, axis_name=train.BATCH_AXIS, devices=toy_train.run_devices())(
-    toy_train.replicate(state), toy_train.replicate(real)
+  devices = toy_train.run_devices()
+  metrics = jax.pmap(steps, axis_name=step.BATCH_AXIS, devices=devices)(
+    train.replicate(state, devices), train.replicate(real, devices)
   )
   return {
     name: {k: float(metrics[name][k][0]) for k in ('g_grad_norm', 'd_fake')}
@@ -208,13 +212,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """
   data = toy_data.get_distribution(config.data)
   fixed = config.fixed_generator
-  parts, fixed_run = fit_discriminator(config, fixed.mean, fixed.std)
+  gan, fixed_run = fit_discriminator(config, fixed.mean, fixed.std)
   p_g = toy_data.GaussianMixture(((fixed.mean,),), (fixed.std,))
-  numbers, curves = compare_with_optimal(parts, fixed_run.state, data, p_g)
+  numbers, curves = compare_with_optimal(gan, fixed_run.state, data, p_g)
 
   rejected = config.saturated_generator
-  parts, rejected_run = fit_discriminator(config, rejected.mean, rejected.std)
-  norms = generator_gradient_norms(config, parts, rejected_run.state, data)
+  gan, rejected_run = fit_discriminator(config, rejected.mean, rejected.std)
+  norms = generator_gradient_norms(config, gan, rejected_run.state, data)
   results = {
     'fixed_generator': {'mean': fixed.mean, 'std': fixed.std, **numbers},
     'equal_densities': at_equal_densities(data),
@@ -226,8 +230,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     },
   }
   os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, 'results.json'), 'w', encoding='utf-8') as f:
-    json.dump(results, f, indent=2)
+  workdirs.write_json(os.path.join(workdir, 'results.json'), results)
   toy_plots.write_optimal_discriminator_figure(
     os.path.join(workdir, 'optimal_discriminator.png'), curves, saturation_curves(), results
   )

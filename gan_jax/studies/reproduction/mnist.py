@@ -23,9 +23,10 @@ from typing import Mapping, NamedTuple
 import ml_collections
 import numpy as np
 
+from gan_jax import config_sections
 from gan_jax import errors
 from gan_jax import input_pipeline
-from gan_jax.reproduction import runs
+from gan_jax.studies.reproduction import runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,11 +116,11 @@ def check_splits(
 
 
 def _read_info(data: str, split: str) -> input_pipeline.DataInfo:
-  return input_pipeline.get_source(input_pipeline.data_config(name=data, split=split))[1]
+  return input_pipeline.get_source(config_sections.data_config(name=data, split=split))[1]
 
 
 def _read(data: str, split: str) -> Split:
-  source, info = input_pipeline.get_source(input_pipeline.data_config(name=data, split=split))
+  source, info = input_pipeline.get_source(config_sections.data_config(name=data, split=split))
   records = [source[i] for i in range(info.num_examples)]
   return Split(
     np.stack([np.asarray(record['image']) for record in records]),

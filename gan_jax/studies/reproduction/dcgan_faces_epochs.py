@@ -20,10 +20,10 @@ import ml_collections
 import numpy as np
 
 from gan_jax import input_pipeline
-from gan_jax.reproduction import minibatch_metrics
-from gan_jax.reproduction import published
-from gan_jax.reproduction import report
-from gan_jax.reproduction import runs
+from gan_jax.studies.reproduction import minibatch_metrics
+from gan_jax.studies.reproduction import published
+from gan_jax.studies.reproduction import report
+from gan_jax.studies.reproduction import runs
 
 NAME = 'dcgan_faces_epochs'
 MODEL = 'dcgan_faces'

@@ -22,11 +22,13 @@ import jax
 import ml_collections
 import numpy as np
 
+from gan_jax import assembly
 from gan_jax import checkpoint
 from gan_jax import errors
+from gan_jax import sampling
 from gan_jax import train
 from gan_jax import workdirs
-from gan_jax.reproduction import report
+from gan_jax.studies.reproduction import report
 
 # Generated images per forward pass when drawing many samples.
 _GENERATION_BATCH_SIZE = 1_000
@@ -296,9 +298,9 @@ def generator_samples(run: Run, steps: Sequence[int], num_samples: int) -> np.nd
     CheckpointError: if the run kept no checkpoint at one of `steps`.
   """
   info = workdirs.read_data_info(run.workdir)
-  parts = train.build(run.config, info.image_shape, info.num_classes)
-  target = train.initial_state(run.config, parts, info.image_shape)
-  generate = jax.jit(functools.partial(train.generate, parts['generator']))
+  gan = assembly.build(run.config, info.image_shape, info.num_classes)
+  target = assembly.initial_state(run.config, gan, info.image_shape)
+  generate = jax.jit(functools.partial(sampling.generate, gan.generator))
   z = evaluation_noise(run.seed, num_samples, run.config.model.latent_dim)
   manager = _manager(run)
   try:

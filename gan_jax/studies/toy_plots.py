@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy import special
 
-from gan_jax import toy_data
+from gan_jax.studies import toy_data
 
 _DPI = 80
 _GIF_FRAME_MS = 120
@@ -29,7 +29,7 @@ _SCATTER_POINTS = 2_000
 
 
 def draw_frame(ax, distribution: toy_data.GaussianMixture, grid: np.ndarray, evaluation) -> None:
-  """Draws one snapshot (a `toy_train.Evaluation`) on `ax`, in 1-D or 2-D."""
+  """Draws one snapshot (a `toy_evaluation.Evaluation`) on `ax`, in 1-D or 2-D."""
   discriminator = special.expit(evaluation.grid_logits)
   if distribution.dim == 1:
     x = grid[:, 0]
@@ -81,7 +81,7 @@ def draw_curves(axes, distribution, history: Sequence[dict], data: dict) -> None
     axes: three matplotlib axes.
     distribution: the run's `toy_data.GaussianMixture`.
     history: one record per logged step (`toy_train.ToyRun.history`).
-    data: the same statistics of the data (`toy_train.data_statistics`),
+    data: the same statistics of the data (`toy_evaluation.data_statistics`),
       drawn as dashed lines.
   """
   trained = [record for record in history if 'd_real' in record]
@@ -140,8 +140,8 @@ def write_run_figures(
   Args:
     workdir: the run's directory.
     distribution: the run's `toy_data.GaussianMixture`.
-    grid: the points of D's values in the snapshots (`toy_train.evaluation_grid`).
-    snapshots: `toy_train.Evaluation`s, one frame each.
+    grid: the points of D's values in the snapshots (`toy_evaluation.evaluation_grid`).
+    snapshots: `toy_evaluation.Evaluation`s, one frame each.
     history, data: as in `draw_curves`.
 
   summary.png is the last frame beside the curves: one picture of the run.
@@ -185,7 +185,7 @@ def write_run_figures(
 def write_optimal_discriminator_figure(
   path: str, curves: dict, saturation: dict, results: dict
 ) -> None:
-  """The optimal discriminator study (`gan_jax.optimal_discriminator`) in two panels.
+  """The optimal discriminator study (`gan_jax.studies.optimal_discriminator`) in two panels.
 
   Left: p_data, p_g, D* and the trained D, with the region where they are
   compared. Right: |d(G's loss)/d(logit)| against D(G(z)) for the minimax

@@ -20,10 +20,10 @@ import ml_collections
 import numpy as np
 
 from gan_jax.metrics import parzen
-from gan_jax.reproduction import mnist
-from gan_jax.reproduction import published
-from gan_jax.reproduction import report
-from gan_jax.reproduction import runs
+from gan_jax.studies.reproduction import mnist
+from gan_jax.studies.reproduction import published
+from gan_jax.studies.reproduction import report
+from gan_jax.studies.reproduction import runs
 
 NAME = 'parzen_mnist'
 MODEL = 'gan_mnist'
@@ -78,19 +78,13 @@ def _grid_ends(protocol: Protocol) -> tuple[float, float]:
   return min(protocol.sigmas), max(protocol.sigmas)
 
 
-def render(
-  *,
-  command: str,
-  protocol: Protocol,
-  data: str,
-  sizes: Mapping[str, int],
+def _table_rows(
   config: ml_collections.ConfigDict,
+  sizes: Mapping[str, int],
   per_seed: Mapping[int, ParzenResult],
   reference: ParzenResult,
-  timing: Sequence[str],
-) -> str:
-  """The Markdown of the table; `timing` holds sentences on how long it took, on what."""
-  splits = mnist.splits_of(data)
+) -> list[list[str]]:
+  """The main table's rows: the published ones, ours over seeds, the training-digit reference."""
   mean, std = report.mean_and_std([result.mean for result in per_seed.values()])
   rows = [
     [name, report.plus_minus(*estimate, digits=1), 'Goodfellow et al. 2014, Table 1']
@@ -108,7 +102,12 @@ def render(
       f'ours, reference (sigma {reference.sigma:.3f}): ± SE over test digits',
     ],
   ]
-  seed_rows = [
+  return rows
+
+
+def _seed_rows(protocol: Protocol, per_seed: Mapping[int, ParzenResult]) -> list[list[str]]:
+  """The per-seed rows: sigma (flagged at the grid's edge), validation and test log-likelihood."""
+  return [
     [
       str(seed),
       f'{result.sigma:.4f}' + (' (grid edge)' if result.sigma in _grid_ends(protocol) else ''),
@@ -117,8 +116,19 @@ def render(
     ]
     for seed, result in per_seed.items()
   ]
+
+
+def _protocol_items(
+  protocol: Protocol,
+  data: str,
+  sizes: Mapping[str, int],
+  config: ml_collections.ConfigDict,
+  num_seeds: int,
+) -> list[str]:
+  """The bullets of the Protocol section: splits, pixel scale, kernel, model, spreads."""
+  splits = mnist.splits_of(data)
   sigmas = ', '.join(f'{s:.3f}' for s in protocol.sigmas)
-  protocol_items = [
+  return [
     f'Data: {mnist.DESCRIPTIONS[data]}. Splits (`data.split`): G trains on `{splits.train}` '
     f'({sizes["train"]:,} digits); sigma is chosen on `{splits.validation}` '
     f'({sizes["validation"]:,}); the log-likelihood is of `{splits.test}` ({sizes["test"]:,}), '
@@ -133,18 +143,36 @@ def render(
     f"{report.describe_training(config)}. Goodfellow et al.'s MNIST model was larger "
     '(G 100-1200-1200-784, maxout D with dropout) and trained with momentum SGD.',
     f'± of the published rows: {published.PARZEN_MNIST_SPREAD}; of ours: the standard '
-    f'deviation over {len(per_seed)} training seeds (standard errors per seed below).',
+    f'deviation over {num_seeds} training seeds (standard errors per seed below).',
   ]
+
+
+def render(
+  *,
+  command: str,
+  protocol: Protocol,
+  data: str,
+  sizes: Mapping[str, int],
+  config: ml_collections.ConfigDict,
+  per_seed: Mapping[int, ParzenResult],
+  reference: ParzenResult,
+  timing: Sequence[str],
+) -> str:
+  """The Markdown of the table; `timing` holds sentences on how long it took, on what."""
   return '\n\n'.join(
     [
       '# Parzen-window log-likelihood of MNIST test digits (Goodfellow et al. 2014, Table 1)',
       f'`{command}` regenerates this file.',
-      report.markdown_table(['model', 'test log-likelihood (nats)', 'from'], rows),
+      report.markdown_table(
+        ['model', 'test log-likelihood (nats)', 'from'],
+        _table_rows(config, sizes, per_seed, reference),
+      ),
       '## Protocol',
-      report.bullet_list(protocol_items),
+      report.bullet_list(_protocol_items(protocol, data, sizes, config, len(per_seed))),
       '## Per seed',
       report.markdown_table(
-        ['seed', 'sigma', 'validation log-likelihood', 'test log-likelihood ± SE'], seed_rows
+        ['seed', 'sigma', 'validation log-likelihood', 'test log-likelihood ± SE'],
+        _seed_rows(protocol, per_seed),
       ),
       '## Samples',
       f'![64 samples of the final G, seed {min(per_seed)}]({NAME}_samples.png)',

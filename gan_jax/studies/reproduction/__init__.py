@@ -16,10 +16,10 @@ from typing import Callable, Mapping, NamedTuple
 import ml_collections
 
 from gan_jax import errors
-from gan_jax.reproduction import dcgan_faces_epochs
-from gan_jax.reproduction import mmd_1nn_mnist
-from gan_jax.reproduction import parzen_mnist
-from gan_jax.reproduction import runs
+from gan_jax.studies.reproduction import dcgan_faces_epochs
+from gan_jax.studies.reproduction import mmd_1nn_mnist
+from gan_jax.studies.reproduction import parzen_mnist
+from gan_jax.studies.reproduction import runs
 
 
 class Table(NamedTuple):

@@ -1,6 +1,6 @@
 """Timing the real train step of a config against the machine's matmul peak.
 
-The step timed is the one training runs (`train.train_step`, pmapped over the
+The step timed is the one training runs (`step.train_step`, pmapped over the
 local devices, state donated), on a batch of the data set's shape; the input
 pipeline is left out so that the figures are the step's own. FLOPs come from
 XLA's cost analysis of the compiled step, and the achieved FLOP/s is set
@@ -19,7 +19,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from gan_jax import assembly
 from gan_jax import input_pipeline
+from gan_jax import step
 from gan_jax import train
 
 
@@ -92,37 +94,48 @@ def _device_bytes_in_use() -> int | None:
   return None if not stats else int(stats.get('bytes_in_use', 0))
 
 
-def benchmark_train_step(
-  config: ml_collections.ConfigDict,
-  *,
-  config_name: str,
-  warmup_steps: int = 3,
-  timed_steps: int = 10,
-) -> StepBenchmark:
-  """Compiles and times the train step of `config` on all local devices."""
-  _, info = input_pipeline.get_source(config.data)
-  parts = train.build(config, info.image_shape, info.num_classes)
+def _placed_batch(config: ml_collections.ConfigDict, info) -> tuple:
+  """A random batch of the data set's shape, placed on the devices as training places its batches.
+
+  Images in [-1, 1], and class labels if `config` is conditional; one
+  per-process batch for each of the step's D updates.
+  """
   per_process = input_pipeline.per_process_batch_size(config.train.batch_size)
-  state = train.replicate(train.initial_state(config, parts, info.image_shape))
   rng = np.random.default_rng(0)
   batch_shape = (config.train.discriminator_steps, per_process)
   batch = (rng.uniform(-1, 1, (*batch_shape, *info.image_shape)).astype(np.float32),)
-  if train.is_conditional(config):
+  if assembly.is_conditional(config):
     batch += (rng.integers(0, info.num_classes, batch_shape, dtype=np.int32),)
-  # Placed on the devices as training places its batches.
-  batch = next(
+  return next(
     flax.jax_utils.prefetch_to_device(
-      iter([input_pipeline.shard(batch)]), 1, axis_name=train.BATCH_AXIS
+      iter([input_pipeline.shard(batch)]), 1, axis_name=step.BATCH_AXIS
     )
   )
+
+
+def _compile_step(gan, state, batch) -> tuple:
+  """Compiles the train step for `state` and `batch`.
+
+  Returns:
+    the compiled step, the seconds that lowering and compiling took, and
+    XLA's FLOP count of one step over all local devices.
+  """
   start = time.perf_counter()
-  compiled = train.compile_train_step(parts, state, batch)
+  compiled = train.compile_train_step(gan, state, batch)
   compile_seconds = time.perf_counter() - start
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   # The cost analysis is of one device's program.
   flops_per_step = float(cost.get('flops', 0.0)) * jax.local_device_count()
+  return compiled, compile_seconds, flops_per_step
 
+
+def _time_steps(compiled, state, batch, warmup_steps: int, timed_steps: int) -> tuple:
+  """Runs the compiled step `warmup_steps` times untimed, then `timed_steps` times timed.
+
+  Returns:
+    the last step's state and metrics, and the seconds of each timed step.
+  """
   for _ in range(warmup_steps):
     state, metrics = compiled(state, *batch)
   jax.block_until_ready(metrics)
@@ -132,6 +145,24 @@ def benchmark_train_step(
     state, metrics = compiled(state, *batch)
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - begin)
+  return state, metrics, times
+
+
+def benchmark_train_step(
+  config: ml_collections.ConfigDict,
+  *,
+  config_name: str,
+  warmup_steps: int = 3,
+  timed_steps: int = 10,
+) -> StepBenchmark:
+  """Compiles and times the train step of `config` on all local devices."""
+  _, info = input_pipeline.get_source(config.data)
+  gan = assembly.build(config, info.image_shape, info.num_classes)
+  state = train.replicate(assembly.initial_state(config, gan, info.image_shape))
+  batch = _placed_batch(config, info)
+  compiled, compile_seconds, flops_per_step = _compile_step(gan, state, batch)
+  # The last step's outputs stay referenced, so that the device memory measured below counts them.
+  state, _metrics, times = _time_steps(compiled, state, batch, warmup_steps, timed_steps)
 
   median = statistics.median(times)
   deciles = np.percentile(times, [10, 90])

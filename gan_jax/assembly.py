@@ -1,0 +1,86 @@
+"""From a config to what the step trains: `build(config, ...) -> step.GAN`, and its state.
+
+Training, the toy studies, the optimal-discriminator study, the reproduction
+tables and the benchmark all assemble their run here, so a config means the
+same thing to each of them.
+"""
+
+import jax
+import ml_collections
+
+from gan_jax import errors
+from gan_jax import losses
+from gan_jax import models
+from gan_jax import optimizers
+from gan_jax import penalties
+from gan_jax import step
+from gan_jax.state import GANState
+
+
+def _check_penalty(config: ml_collections.ConfigDict) -> None:
+  if config.penalty.weight < 0 or config.penalty.clip_weights < 0:
+    raise errors.ConfigError(
+      'penalty.weight and penalty.clip_weights must be >= 0, got '
+      f'{config.penalty.weight} and {config.penalty.clip_weights}.'
+    )
+  if (
+    config.penalty.name in penalties.INPUT_GRADIENT_PENALTIES
+    and config.model.discriminator_normalization == 'batch'
+  ):
+    raise errors.ConfigError(
+      f'penalty.name={config.penalty.name!r} penalizes per-example gradients of D, but batch '
+      'norm couples the examples; use --config.model.discriminator_normalization=layer '
+      "(or 'spectral', 'none')."
+    )
+
+
+def build(
+  config: ml_collections.ConfigDict, example_shape: tuple[int, ...], num_classes: int = 0
+) -> step.GAN:
+  """The models, loss, penalty, optimizers and step options named by `config`.
+
+  Args:
+    config: the whole config.
+    example_shape: (height, width, channels) of the images, or (d,) of toy vectors.
+    num_classes: classes of the data's labels (0: unlabeled).
+
+  Raises:
+    ConfigError: for an unknown name, an invalid value or combination.
+  """
+  if config.train.discriminator_steps < 1:
+    raise errors.ConfigError(
+      'train.discriminator_steps must be >= 1 (k of Algorithm 1), got '
+      f'{config.train.discriminator_steps}.'
+    )
+  penalty = penalties.get_penalty(config.penalty.name)
+  _check_penalty(config)
+  generator, discriminator = models.get_models(
+    config.model, example_shape, batch_axis_name=step.BATCH_AXIS, num_classes=num_classes
+  )
+  auxiliary = config.model.conditioning == 'auxiliary'
+  return step.GAN(
+    generator=generator,
+    discriminator=discriminator,
+    loss=losses.get_loss(config.loss),
+    generator_optimizer=optimizers.get_optimizer(config.optimizer.generator),
+    discriminator_optimizer=optimizers.get_optimizer(config.optimizer.discriminator),
+    latent_dim=config.model.latent_dim,
+    penalty=penalty,
+    penalty_weight=config.penalty.weight,
+    clip_weights=config.penalty.clip_weights,
+    auxiliary_weight=config.loss.auxiliary_weight if auxiliary else 0.0,
+    reuse_noise_for_generator=config.train.reuse_noise_for_generator,
+    generator_ema_decay=config.train.generator_ema_decay,
+  )
+
+
+def is_conditional(config: ml_collections.ConfigDict) -> bool:
+  """Whether the config's models are class-conditional (and the step takes labels)."""
+  return config.model.conditioning != 'none'
+
+
+def initial_state(
+  config: ml_collections.ConfigDict, gan: step.GAN, example_shape: tuple[int, ...]
+) -> GANState:
+  """The state at step 0 for `config.seed`."""
+  return step.create_state(jax.random.PRNGKey(config.seed), gan, example_shape)
