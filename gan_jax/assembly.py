@@ -8,6 +8,7 @@ same thing to each of them.
 import jax
 import ml_collections
 
+from gan_jax import config_checks
 from gan_jax import errors
 from gan_jax import losses
 from gan_jax import models
@@ -18,11 +19,6 @@ from gan_jax.state import GANState
 
 
 def _check_penalty(config: ml_collections.ConfigDict) -> None:
-  if config.penalty.weight < 0 or config.penalty.clip_weights < 0:
-    raise errors.ConfigError(
-      'penalty.weight and penalty.clip_weights must be >= 0, got '
-      f'{config.penalty.weight} and {config.penalty.clip_weights}.'
-    )
   if (
     config.penalty.name in penalties.INPUT_GRADIENT_PENALTIES
     and config.model.discriminator_normalization == 'batch'
@@ -45,13 +41,9 @@ def build(
     num_classes: classes of the data's labels (0: unlabeled).
 
   Raises:
-    ConfigError: for an unknown name, an invalid value or combination.
+    ConfigError: for an unknown name, an invalid value (`config_checks.check`) or combination.
   """
-  if config.train.discriminator_steps < 1:
-    raise errors.ConfigError(
-      'train.discriminator_steps must be >= 1 (k of Algorithm 1), got '
-      f'{config.train.discriminator_steps}.'
-    )
+  config_checks.check(config)
   penalty = penalties.get_penalty(config.penalty.name)
   _check_penalty(config)
   generator, discriminator = models.get_models(

@@ -185,5 +185,5 @@ def test_l2_and_clipping_work_with_a_batch_norm_discriminator():
 def test_negative_weight_is_a_config_error():
   config = gan_mnist.get_config('tiny')
   config.penalty.weight = -1.0
-  with pytest.raises(errors.ConfigError, match=r'penalty.weight and penalty.clip_weights'):
+  with pytest.raises(errors.ConfigError, match=r'penalty.weight must be a finite number >= 0'):
     assembly.build(config, MNIST_SHAPE)
