@@ -15,6 +15,7 @@ A source is a random-access sequence of records {'image': uint8 [H, W, C],
 preprocesses them for the model.
 """
 
+import collections
 import concurrent.futures
 import functools
 import os
@@ -130,18 +131,63 @@ class _FolderSource(Sequence):
     return {'image': _read_rgb(self._paths[index]), 'label': self._labels[index]}
 
 
-def _read_rgb(path: str) -> np.ndarray:
-  """uint8 [H, W, 3]; grey, palette, CMYK and alpha images converted to RGB."""
-  with Image.open(path) as image:
+def _to_uint8(image: Image.Image) -> np.ndarray:
+  """uint8 [H, W, 3] of an image of any mode, at its real values.
+
+  Pillow's own conversion clips the wider grey modes to [0, 255], so a 16-bit
+  picture would read as white; they are scaled here instead:
+    - 16-bit grey ('I;16', 'I;16B', ...): divided by 257, which maps 65535 to
+      255 and keeps an 8-bit image stored in 16 bits (k * 257) exact;
+    - 32-bit integer ('I'): as 16-bit when every value fits in [0, 65535] (Pillow
+      reads 16-bit PGMs this way), else from
+      [0, 2^31 - 1];
+    - float ('F'): from [0, 1] when every value lies there (the usual range of
+      float images), else from [0, 255] (Pillow's own scale for 'F'); NaN is 0.
+  Every other mode (1-bit, grey, palette, CMYK, YCbCr, with or without alpha)
+  is converted to RGB by Pillow, the alpha channel dropped.
+  """
+  if image.mode not in ('I', 'F') and not image.mode.startswith('I;16'):
     return np.asarray(image.convert('RGB'))
+  values = np.nan_to_num(np.asarray(image, np.float64))
+  if image.mode == 'F':
+    full_scale = 1.0 if values.min() >= 0 and values.max() <= 1 else 255.0
+  elif values.min() >= 0 and values.max() <= 65535:
+    full_scale = 65535.0
+  else:
+    full_scale = 2.0**31 - 1
+  grey = np.rint(np.clip(values / full_scale, 0, 1) * 255).astype(np.uint8)
+  return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def _readable(path: str) -> bool:
+def _read_rgb(path: str) -> np.ndarray:
+  """uint8 [H, W, 3] of the image file at `path` (see `_to_uint8`)."""
+  with Image.open(path) as image:
+    return _to_uint8(image)
+
+
+def _image_size(path: str) -> tuple[int, int] | None:
+  """(height, width) of a fully decoded image file; None if it cannot be read."""
   try:
-    _read_rgb(path)
-    return True
+    return _read_rgb(path).shape[:2]
   except (OSError, ValueError, Image.DecompressionBombError):
-    return False
+    return None
+
+
+def _check_one_size(config: ml_collections.ConfigDict, sizes: Sequence[tuple[int, int]]) -> None:
+  """Raises a `ConfigError` naming the sizes found and the fix if the images differ in size
+  while `data.image_size` is 0 (keep the stored size): a batch needs one size."""
+  counts = collections.Counter(sizes)
+  if config.image_size or len(counts) < 2:
+    return
+  listed = ', '.join(
+    f'{h}x{w} ({count} image{"s" if count > 1 else ""})' for (h, w), count in counts.most_common(5)
+  )
+  more = f' and {len(counts) - 5} more' if len(counts) > 5 else ''
+  raise errors.ConfigError(
+    f'The images under {config.path!r} have {len(counts)} sizes: {listed}{more}, but '
+    'data.image_size=0 keeps the stored size and a batch needs one; crop and resize them all, '
+    'e.g. --config.data.image_size=64.'
+  )
 
 
 def _folder_labels(root: str, paths: Sequence[str]) -> tuple[list[int], int]:
@@ -174,10 +220,11 @@ def _folder(config: ml_collections.ConfigDict) -> LabeledSource:
       f'No image files ({", ".join(IMAGE_EXTENSIONS)}) under {root!r}; '
       'put the images there or point --config.data.path at the right folder.'
     )
-  # Decode every file once up front: a corrupt file found mid-run would
-  # otherwise stop training hours in.
+  # Decode every file once up front: a corrupt file, or one of another size,
+  # found mid-run would otherwise stop training hours in.
   with concurrent.futures.ThreadPoolExecutor() as pool:
-    readable = [path for path, ok in zip(paths, pool.map(_readable, paths)) if ok]
+    sizes = dict(zip(paths, pool.map(_image_size, paths)))
+  readable = [path for path in paths if sizes[path] is not None]
   if len(readable) < len(paths):
     logging.warning(
       'Skipped %d of %d image files under %s that could not be read.',
@@ -187,6 +234,7 @@ def _folder(config: ml_collections.ConfigDict) -> LabeledSource:
     )
   if not readable:
     raise errors.DataError(f'None of the {len(paths)} image files under {root!r} could be read.')
+  _check_one_size(config, [sizes[path] for path in readable])
   labels, num_classes = _folder_labels(root, readable)
   return _FolderSource(readable, labels), num_classes
 

@@ -18,6 +18,7 @@ import grain
 import jax
 import ml_collections
 import numpy as np
+from absl import logging
 from PIL import Image
 
 from gan_jax import data_sources
@@ -132,6 +133,21 @@ def _example_of(record) -> tuple[np.ndarray, np.ndarray]:
   return to_model_range(np.asarray(record['image'])), np.asarray(record['label'], np.int32)
 
 
+def _warn_if_batches_repeat(num_examples: int, global_batch_size: int) -> None:
+  """Warns when the data set holds fewer images than a batch, so every batch repeats some.
+
+  Training still runs (a tiny data set can be what the user wants), but the
+  repeats should not go unnoticed: D sees the same image several times per update.
+  """
+  if num_examples < global_batch_size:
+    logging.warning(
+      'train.batch_size=%d is larger than the data set (%d image%s); every batch repeats images.',
+      global_batch_size,
+      num_examples,
+      '' if num_examples == 1 else 's',
+    )
+
+
 def batches(
   dataset: grain.MapDataset,
   *,
@@ -161,6 +177,7 @@ def batches(
     int32 [k, B], with k = discriminator_steps and B = global_batch_size //
     process_count.
   """
+  _warn_if_batches_repeat(len(dataset), global_batch_size)
   dataset = dataset.seed(seed).shuffle().repeat()
   # Every process shuffles identically and keeps every process_count-th record,
   # so the processes read disjoint shards of each global batch.

@@ -252,3 +252,66 @@ def test_bundled_splits_slice_like_tfds_and_hold_every_class():
   np.testing.assert_array_equal(parts['train[90%:]'][0]['image'], whole[4500]['image'])
   with pytest.raises(errors.ConfigError, match="a bundled data set has one split, 'train'"):
     input_pipeline.get_source(_data_config('bundled_faces', split='test'))
+
+
+def _grey_files(folder):
+  """One file per image mode that Pillow reads, each a flat grey as close to 128/255 as it
+  can hold, and the value each must read as."""
+  from PIL import Image
+
+  mid = np.full((6, 6), 128 * 257, np.uint16)  # 16-bit 32896 is 8-bit 128 exactly.
+  Image.fromarray(mid).save(folder / 'grey16.png')  # Pillow reads it as 'I;16'.
+  Image.frombytes('I;16B', (6, 6), mid.astype('>u2').tobytes()).save(folder / 'grey16b.tif')
+  Image.fromarray(mid.astype(np.int32)).save(folder / 'grey16.pgm')  # Read as 'I'.
+  Image.fromarray(np.full((6, 6), 0.5, np.float32)).save(folder / 'float.tif')  # 'F', in [0, 1].
+  Image.fromarray(np.full((6, 6), 128, np.uint8)).convert('LA').save(folder / 'grey_alpha.png')
+  Image.fromarray(np.full((6, 6), 128, np.uint8)).convert('P').save(folder / 'palette.png')
+  Image.fromarray(np.full((6, 6, 3), 128, np.uint8)).convert('CMYK').save(folder / 'cmyk.tif')
+  Image.fromarray(np.ones((6, 6), bool)).save(folder / 'bits.png')  # '1': white.
+  return {
+    'grey16.png': 128,
+    'grey16b.tif': 128,
+    'grey16.pgm': 128,
+    'float.tif': 128,
+    'grey_alpha.png': 128,
+    'palette.png': 128,
+    'cmyk.tif': 128,
+    'bits.png': 255,
+  }
+
+
+def test_images_of_every_mode_read_at_their_real_values(tmp_path):
+  for name, value in _grey_files(tmp_path).items():
+    image = data_sources._read_rgb(str(tmp_path / name))
+    assert image.shape == (6, 6, 3) and image.dtype == np.uint8, name
+    np.testing.assert_array_equal(image, value, err_msg=name)
+
+
+def test_16_bit_values_scale_to_8_bits():
+  from PIL import Image
+
+  values = np.array([[0, 257, 32767, 32896, 65280, 65535]], np.uint16)
+  image = data_sources._to_uint8(Image.fromarray(values))
+  np.testing.assert_array_equal(image[..., 0], [[0, 1, 127, 128, 254, 255]])
+
+
+def test_folder_of_mixed_sizes_without_image_size_names_the_sizes_and_the_fix(tmp_path):
+  from PIL import Image
+
+  for name, shape in (('a.png', (8, 8)), ('b.png', (8, 8)), ('c.png', (12, 10))):
+    Image.fromarray(np.zeros(shape, np.uint8)).save(tmp_path / name)
+  with pytest.raises(
+    errors.ConfigError,
+    match=r'sizes: 8x8 \(2 images\), 12x10 \(1 image\).*--config.data.image_size=64',
+  ):
+    input_pipeline.get_source(_data_config('folder', path=str(tmp_path), image_size=0))
+  _, info = input_pipeline.get_source(_data_config('folder', path=str(tmp_path), image_size=4))
+  assert info.image_shape == (4, 4, 3)
+
+
+@pytest.mark.parametrize('num_images, warned', [(10, True), (1, True), (16, False)])
+def test_batches_larger_than_the_data_set_are_warned_about(caplog, num_images, warned):
+  images = np.arange(num_images, dtype=np.uint8).reshape(num_images, 1, 1, 1)
+  _first_batches(_array_dataset(images), 1)
+  warning = f'train.batch_size=16 is larger than the data set ({num_images} image'
+  assert (warning in caplog.text) == warned, caplog.text
