@@ -139,8 +139,7 @@ def _to_uint8(image: Image.Image) -> np.ndarray:
     - 16-bit grey ('I;16', 'I;16B', ...): divided by 257, which maps 65535 to
       255 and keeps an 8-bit image stored in 16 bits (k * 257) exact;
     - 32-bit integer ('I'): as 16-bit when every value fits in [0, 65535] (Pillow
-      reads 16-bit PGMs this way), else from
-      [0, 2^31 - 1];
+      reads 16-bit PGMs this way), else from [0, 2^31 - 1];
     - float ('F'): from [0, 1] when every value lies there (the usual range of
       float images), else from [0, 255] (Pillow's own scale for 'F'); NaN is 0.
   Every other mode (1-bit, grey, palette, CMYK, YCbCr, with or without alpha)
