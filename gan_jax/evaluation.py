@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from gan_jax import config_sections
 from gan_jax import errors
 from gan_jax import input_pipeline
 from gan_jax.metrics import fid
@@ -234,10 +235,17 @@ class Evaluator:
         images of every class.
 
     Raises:
-      ConfigError: an unknown metric or feature network name.
+      ConfigError: an unknown metric or feature network name, or a count
+        (`num_samples`, `num_reference`, `batch_size`) that is not positive.
       WeightsError: the feature network's weights file is missing.
     """
     eval_settings = config.eval
+    for field in ('num_samples', 'num_reference', 'batch_size'):
+      if eval_settings[field] <= 0:
+        raise errors.ConfigError(
+          f'eval.{field}={eval_settings[field]} must be positive; e.g. '
+          f'--config.eval.{field}={config_sections.eval_config()[field]}.'
+        )
     self._settings = eval_settings
     self._metric_names = parse_metric_names(eval_settings.metrics)
     reads = {METRICS[name].reads for name in self._metric_names}

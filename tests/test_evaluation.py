@@ -47,6 +47,15 @@ def test_missing_inception_weights_say_where_to_get_them(tmp_path):
     )
 
 
+@pytest.mark.parametrize('field', ['num_samples', 'num_reference', 'batch_size'])
+@pytest.mark.parametrize('value', [0, -5])
+def test_eval_counts_must_be_positive(field, value):
+  config = gan_mnist.get_config('tiny')
+  config.eval[field] = value
+  with pytest.raises(errors.ConfigError, match=rf'eval.{field}={value} must be positive'):
+    evaluation.Evaluator(config, generate=None, latent_dim=8, image_shape=(28, 28, 1))
+
+
 def _digits(count, seed):
   source, _ = input_pipeline.get_source(config_sections.data_config(name='bundled_mnist'))
   indices = np.random.default_rng(seed).permutation(len(source))[:count]
