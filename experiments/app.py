@@ -13,6 +13,7 @@ from typing import Callable
 from absl import app
 from absl import flags
 from absl import logging
+from ml_collections.config_flags import config_flags
 
 from gan_jax import errors
 
@@ -32,12 +33,50 @@ def _is_library_chatter(record) -> bool:
   )
 
 
+class _ConfigFileParser(flags.ArgumentParser):
+  """ml_collections' config file parser, with every failure to load as one line.
+
+  Loading a config file runs it, so anything can go wrong: the file is missing
+  (which ml_collections defers until the config is read, deep inside the run),
+  it has a syntax error, `get_config` raises (an unknown `:variant` is a
+  ValueError) or does not exist. ml_collections passes most of these on as raw
+  exceptions or with their traceback in the message; here each becomes a
+  one-line `ConfigError`, which absl reports as a bad value of the flag.
+  """
+
+  def __init__(self, parser: config_flags.ConfigFileFlagParser):
+    self._parser = parser
+
+  def parse(self, argument):
+    path = argument.split(':', 1)[0]
+    if not os.path.isfile(path):
+      raise errors.ConfigError(
+        f'no such file {path!r}; pass the path of a config file, e.g. configs/gan_mnist.py.'
+      )
+    try:
+      return self._parser.parse(argument)
+    except Exception as e:  # pylint: disable=broad-except
+      # ml_collections re-raises a TypeError or ValueError with the traceback as its message.
+      cause = e.__context__ if type(e.__context__) is type(e) else e
+      raise errors.ConfigError(f'{type(cause).__name__}: {cause}'.replace('\n', ' ')) from e
+
+  def flag_type(self):
+    return self._parser.flag_type()
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
-  """absl's flag parsing, with a mistyped config override as a one-line error.
+  """absl's flag parsing, with a mistyped config override or a config file that
+  cannot be loaded as a one-line error.
 
   ml_collections raises AttributeError (with a "did you mean") for a config
   field that does not exist, from inside flag parsing, before main runs.
   """
+  # The apps define their config file flags with ml_collections' parser; wrap
+  # it before parsing so that loading the file fails in one line.
+  for name in flags.FLAGS:
+    flag = flags.FLAGS[name]
+    if isinstance(flag.parser, config_flags.ConfigFileFlagParser):
+      flag.parser = _ConfigFileParser(flag.parser)
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:

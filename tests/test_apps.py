@@ -1,6 +1,7 @@
 """The absl apps end to end, as a user runs them (subprocesses)."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,11 +20,18 @@ def _run(*args):
   )
 
 
-def test_train_then_sample(tmp_path):
-  workdir = str(tmp_path / 'run')
+@pytest.fixture(scope='module')
+def trained_run(tmp_path_factory):
+  """The workdir of a 3-step tiny run, shared by the tests that sample from one."""
+  workdir = str(tmp_path_factory.mktemp('trained') / 'run')
   trained = _run('experiments.train', TINY, f'--workdir={workdir}', '--config.train.num_steps=3')
   assert trained.returncode == 0, trained.stderr[-3000:]
   assert 'step 2/3 | d_loss' in trained.stderr
+  return workdir
+
+
+def test_train_then_sample(trained_run):
+  workdir = trained_run
   sampled = _run('experiments.sample', f'--workdir={workdir}', '--num_samples=5')
   assert sampled.returncode == 0, sampled.stderr[-3000:]
   samples = np.load(os.path.join(workdir, 'samples', 'samples.npz'))['samples']
@@ -60,6 +68,60 @@ def test_bad_input_is_one_line_and_non_zero_exit(tmp_path, flag, message):
   assert result.returncode != 0
   assert message in result.stderr
   assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('count', ['0', '-5'])
+def test_sample_count_must_be_positive(tmp_path, count):
+  result = _run('experiments.sample', f'--workdir={tmp_path}', f'--num_samples={count}')
+  assert result.returncode != 0 and result.stderr.count('\n') == 1, result.stderr
+  assert result.stderr.startswith(f'Error: flag --num_samples={count}: ')
+
+
+def test_sample_into_an_unwritable_folder_says_where_and_what_to_do(trained_run, tmp_path):
+  # Unwritable even for root, unlike chmod: a file where the samples folder should be...
+  workdir = tmp_path / 'run'
+  shutil.copytree(trained_run, workdir)
+  shutil.rmtree(workdir / 'samples')
+  (workdir / 'samples').write_text('')
+  result = _run('experiments.sample', f'--workdir={workdir}', '--num_samples=2')
+  assert result.returncode == 1 and result.stderr.count('\n') == 1, result.stderr
+  assert result.stderr.startswith(
+    f"Error: Cannot write samples to '{workdir}/samples' (not a directory); "
+  )
+  assert 'elsewhere with --out_dir=DIR' in result.stderr
+  # ... and a full disk, where samples.npz leads to /dev/full.
+  elsewhere = tmp_path / 'elsewhere'
+  elsewhere.mkdir()
+  (elsewhere / 'samples.npz').symlink_to('/dev/full')
+  result = _run(
+    'experiments.sample', f'--workdir={workdir}', '--num_samples=2', f'--out_dir={elsewhere}'
+  )
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert f"Error: Cannot write samples to '{elsewhere}' (No space left on device)" in result.stderr
+  assert (elsewhere / 'sample_grid.png').exists()  # Written before the disk was full.
+
+
+@pytest.mark.parametrize(
+  'config, named',
+  [
+    ('configs/nope.py', 'configs/nope.py'),
+    ('configs/nope.py --config.train.batch_size=8', 'configs/nope.py'),
+    ('configs', 'configs'),
+    ('configs/gan_mnist.py:nope', "Unknown variant 'nope' of gan_mnist"),
+    ('{tmp_path}/syntax.py', 'syntax.py'),
+    ('{tmp_path}/failing.py', 'ZeroDivisionError'),
+    ('{tmp_path}/no_get_config.py', 'get_config'),
+  ],
+)
+def test_config_file_that_cannot_be_loaded_is_one_line(tmp_path, config, named):
+  (tmp_path / 'syntax.py').write_text('def get_config(:\n  pass\n')
+  (tmp_path / 'failing.py').write_text('def get_config():\n  return 1 / 0\n')
+  (tmp_path / 'no_get_config.py').write_text('CONFIG = {}\n')
+  flags = config.format(tmp_path=tmp_path).split()
+  result = _run('experiments.train', f'--config={flags[0]}', *flags[1:], f'--workdir={tmp_path}')
+  assert result.returncode != 0
+  assert result.stderr.count('\n') == 1 and result.stderr.startswith('Error: '), result.stderr
+  assert flags[0] in result.stderr and named in result.stderr
 
 
 def test_sample_without_a_run_says_so(tmp_path):
