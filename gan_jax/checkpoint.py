@@ -2,18 +2,33 @@
 
 Orbax writes each checkpoint into a temporary directory and renames it when
 complete, so a run killed during a save leaves the previous checkpoints intact
-and the half-written one is never restored; it also keeps the last N.
+and the half-written one is never restored; it also keeps the last N. A
+complete checkpoint damaged later (a truncated or overwritten file) is moved
+aside to workdir/checkpoints_damaged/ with a warning, and the newest intact
+one before it is restored instead. Damage is found by the SHA-256 of each
+file, recorded once the save is complete (`seal`, in
+workdir/checkpoint_manifests/), before Orbax reads a byte; checkpoints
+without a record are judged by whether Orbax can read them.
 """
 
+import hashlib
+import json
 import os
+import sys
 from typing import Optional
 
 import flax
+import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from absl import logging
 
 from gan_jax import errors
 from gan_jax.state import GANState
+
+
+class DamagedCheckpointError(errors.CheckpointError):
+  """A checkpoint's files cannot be read: truncated, overwritten, or missing."""
 
 
 def create_manager(workdir: str, max_to_keep: int) -> ocp.CheckpointManager:
@@ -33,17 +48,99 @@ def save(manager: ocp.CheckpointManager, state: GANState) -> None:
   manager.save(int(state.step), args=ocp.args.StandardSave(state))
 
 
+def _manifest_path(manager: ocp.CheckpointManager, step: int) -> str:
+  return os.path.join(
+    os.path.dirname(str(manager.directory)), 'checkpoint_manifests', f'{step}.json'
+  )
+
+
+def _file_digests(directory: str) -> dict[str, str]:
+  """{path relative to `directory`: SHA-256} of every file below it."""
+  digests = {}
+  for root, _, names in os.walk(directory):
+    for name in names:
+      path = os.path.join(root, name)
+      digest = hashlib.sha256()
+      with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+          digest.update(block)
+      digests[os.path.relpath(path, directory)] = digest.hexdigest()
+  return digests
+
+
+def seal(manager: ocp.CheckpointManager) -> None:
+  """Waits for the saves in flight, then records the files of each new checkpoint.
+
+  The record (a SHA-256 per file) is what `restore` checks a checkpoint
+  against; records of checkpoints Orbax has deleted are deleted too.
+  """
+  manager.wait_until_finished()
+  if jax.process_index() != 0:
+    return
+  steps = set(manager.all_steps())
+  folder = os.path.dirname(_manifest_path(manager, 0))
+  os.makedirs(folder, exist_ok=True)
+  for step in steps:
+    path = _manifest_path(manager, step)
+    if not os.path.exists(path):
+      digests = _file_digests(os.path.join(str(manager.directory), str(step)))
+      with open(path + '.partial', 'w', encoding='utf-8') as f:
+        json.dump(digests, f, indent=0, sort_keys=True)
+      os.replace(path + '.partial', path)
+  for name in os.listdir(folder):
+    if name.endswith('.json') and int(name[: -len('.json')]) not in steps:
+      os.remove(os.path.join(folder, name))
+
+
+def _verify_files(manager: ocp.CheckpointManager, step: int) -> None:
+  """Raises DamagedCheckpointError if the checkpoint's files are not those `seal` recorded."""
+  path = _manifest_path(manager, step)
+  if not os.path.exists(path):
+    return
+  with open(path, encoding='utf-8') as f:
+    recorded = json.load(f)
+  actual = _file_digests(os.path.join(str(manager.directory), str(step)))
+  changed = sorted(
+    name for name in set(recorded) | set(actual) if recorded.get(name) != actual.get(name)
+  )
+  if changed:
+    shown = ', '.join(changed[:3]) + (f' and {len(changed) - 3} more' if len(changed) > 3 else '')
+    raise DamagedCheckpointError(
+      f'The checkpoint at step {step} in {manager.directory} is damaged: {shown} changed or '
+      'went missing since it was written.'
+    )
+
+
 def restore_latest(manager: ocp.CheckpointManager, target: GANState) -> Optional[GANState]:
-  """The newest complete checkpoint restored into `target`'s structure, or None.
+  """The newest intact checkpoint restored into `target`'s structure, or None.
+
+  A damaged checkpoint is moved aside (`set_aside`) with a warning, and the
+  one before it is tried.
 
   Raises:
     CheckpointError: if the checkpoint's arrays do not have `target`'s shapes,
       i.e. it was written by a run with another model or optimizer config.
   """
-  step = manager.latest_step()
-  if step is None:
-    return None
-  return restore(manager, target, step)
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      return restore(manager, target, step)
+    except DamagedCheckpointError as e:
+      logging.warning('%s Moved it to %s; trying the one before.', e, set_aside(manager, step))
+  return None
+
+
+def set_aside(manager: ocp.CheckpointManager, step: int) -> str:
+  """Moves the checkpoint of `step` to workdir/checkpoints_damaged/ (process 0); its new path."""
+  damaged = os.path.join(os.path.dirname(str(manager.directory)), 'checkpoints_damaged')
+  destination = os.path.join(damaged, str(step))
+  suffix = 1
+  while os.path.exists(destination):
+    destination, suffix = os.path.join(damaged, f'{step}.{suffix}'), suffix + 1
+  if jax.process_index() == 0:
+    os.makedirs(damaged, exist_ok=True)
+    os.rename(os.path.join(str(manager.directory), str(step)), destination)
+  manager.reload()
+  return destination
 
 
 def restore(manager: ocp.CheckpointManager, target: GANState, step: int) -> GANState:
@@ -51,16 +148,37 @@ def restore(manager: ocp.CheckpointManager, target: GANState, step: int) -> GANS
 
   Raises:
     CheckpointError: as `restore_latest`.
+    DamagedCheckpointError: if the checkpoint's files cannot be read.
   """
+  _verify_files(manager, step)
   _check_shapes(manager, step, target)
   try:
     return manager.restore(step, args=ocp.args.StandardRestore(target))
-  except ValueError as e:  # Same shapes, but another structure (e.g. a field added since).
-    summary = ' '.join(str(e).split())
-    raise errors.CheckpointError(
-      f'The checkpoint at step {step} in {manager.directory} does not fit the state of this '
-      f'config: {summary} Use a new --workdir, or the version and config that wrote it.'
-    ) from e
+  except Exception as e:  # Orbax and TensorStore raise many types for unreadable files.
+    _quiet_abandoned_reads()
+    raise _damaged(manager, step, e) from e
+
+
+def _quiet_abandoned_reads() -> None:
+  """Keeps Python from printing 'Exception ignored in' for Orbax's reads of a damaged
+  checkpoint: when one array cannot be read, the reads of the others are abandoned and
+  end that way, later, and the damage is reported once, as a DamagedCheckpointError."""
+  previous = sys.unraisablehook
+
+  def hook(unraisable):
+    code = getattr(unraisable.object, 'cr_code', None)
+    if f'{os.sep}orbax{os.sep}' not in getattr(code, 'co_filename', ''):
+      previous(unraisable)
+
+  sys.unraisablehook = hook
+
+
+def _damaged(manager: ocp.CheckpointManager, step: int, error: Exception):
+  summary = ' '.join(str(error).split(' See full TensorStore details')[0].split())[:200]
+  return DamagedCheckpointError(
+    f'The checkpoint at step {step} in {manager.directory} is damaged '
+    f'({type(error).__name__}: {summary}).'
+  )
 
 
 def _shapes_by_path(tree, prefix: str = '') -> dict[str, tuple]:
@@ -78,7 +196,15 @@ def _shapes_by_path(tree, prefix: str = '') -> dict[str, tuple]:
 
 
 def _check_shapes(manager: ocp.CheckpointManager, step: int, target: GANState) -> None:
-  stored = _shapes_by_path(manager.item_metadata(step).tree)
+  """Raises CheckpointError if the checkpoint's arrays are not `target`'s (another config).
+
+  Shapes and paths are compared, so that the message names the layers that
+  differ; metadata that cannot be read means the checkpoint is damaged.
+  """
+  try:
+    stored = _shapes_by_path(manager.item_metadata(step).tree)
+  except Exception as e:  # Orbax raises many types for unreadable metadata.
+    raise _damaged(manager, step, e) from e
   expected = _shapes_by_path(flax.serialization.to_state_dict(target))
   differences = [
     f'{path}: checkpoint {stored.get(path, "missing")} vs config {expected.get(path, "missing")}'

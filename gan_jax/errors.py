@@ -31,6 +31,10 @@ class TrainingDivergedError(GanJaxError):
   """A loss or gradient norm became NaN or infinite."""
 
 
+class StorageError(GanJaxError):
+  """A run's files cannot be written: the disk is full, or the workdir not writable."""
+
+
 def unknown_name_error(kind: str, name: str, valid) -> ConfigError:
   """A `ConfigError` for a name that is not one of `valid` (listed in the message)."""
   return ConfigError(f'Unknown {kind} {name!r}; valid names: {", ".join(sorted(valid))}.')

@@ -5,6 +5,8 @@ import threading
 import time
 from typing import Optional
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from gan_jax import errors
@@ -26,6 +28,25 @@ def check_finite(metrics: dict[str, float], step: int, what_was_kept: str) -> No
       f'Training diverged at step {step}: {values}. {what_was_kept}'
       'Lower the learning rates or change the loss.'
     )
+
+
+@jax.jit
+def _finite_leaves(tree):
+  return jax.tree.map(lambda x: jnp.all(jnp.isfinite(x)), tree)
+
+
+def nonfinite_paths(tree) -> list[str]:
+  """The paths ('generator/params/Dense_0/kernel', ...) of the float arrays of `tree`
+  that hold a NaN or an Inf, computed where the arrays are; [] if none."""
+  leaves = jax.tree_util.tree_leaves_with_path(tree)
+  floats = [(path, x) for path, x in leaves if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+  flags = jax.device_get(_finite_leaves([x for _, x in floats]))
+  return [_path_name(path) for (path, _), ok in zip(floats, flags) if not ok]
+
+
+def _path_name(path) -> str:
+  """'generator/params/Dense_0/kernel' for the key path of a leaf."""
+  return '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path)
 
 
 class Progress:

@@ -7,9 +7,11 @@ are written with tensorboardX (no TensorFlow needed).
 
 import json
 import os
+from typing import Optional
 
 import numpy as np
 import tensorboardX
+from absl import logging
 
 
 class SummaryWriter:
@@ -57,24 +59,74 @@ class SummaryWriter:
 
 
 def _truncate_after(path: str, step: int) -> None:
-  """Drops the records of steps > `step` from a metrics.jsonl file, if any."""
+  """Keeps the records of steps <= `step` in a metrics.jsonl file, each on a line of its own.
+
+  Records of later steps (logged after the checkpoint a run resumes from) are
+  dropped, and so are damaged lines (reported): a line cut short by a crash,
+  or garbage, loses nothing before or after it.
+  """
   if not os.path.exists(path):
     return
-  with open(path, encoding='utf-8') as f:
+  with open(path, encoding='utf-8', errors='replace') as f:
     lines = f.readlines()
-  kept = []
-  for line in lines:
-    try:
-      if json.loads(line)['step'] <= step:
-        kept.append(line)
-    except (ValueError, KeyError):
-      break  # A line cut short by a crash: it and anything after it are lost work.
-  if len(kept) != len(lines):
-    with open(path, 'w', encoding='utf-8') as f:
+  records = [_parse_record(line) for line in lines]
+  kept = [json.dumps(r) + '\n' for r in records if r is not None and r['step'] <= step]
+  if kept != lines:
+    with open(path + '.partial', 'w', encoding='utf-8') as f:
       f.writelines(kept)
+    os.replace(path + '.partial', path)
 
 
 def read_metrics(workdir: str) -> list[dict]:
-  """The records of a run's `metrics.jsonl`, in order."""
-  with open(os.path.join(workdir, 'metrics.jsonl'), encoding='utf-8') as f:
-    return [json.loads(line) for line in f]
+  """The records of a run's `metrics.jsonl`, in order; a damaged line is reported and skipped."""
+  with open(os.path.join(workdir, 'metrics.jsonl'), encoding='utf-8', errors='replace') as f:
+    return [record for record in map(_parse_record, f) if record is not None]
+
+
+def _parse_record(line: str) -> Optional[dict]:
+  """The record of one line of metrics.jsonl, or None (with a warning) if it is not one."""
+  try:
+    record = json.loads(line)
+    if isinstance(record, dict) and isinstance(record.get('step'), int):
+      return record
+  except ValueError:
+    pass
+  if line.strip():
+    logging.warning('Skipping a damaged line of metrics.jsonl: %r', line[:80])
+  return None
+
+
+def _window_path(workdir: str, step: int) -> str:
+  return os.path.join(workdir, 'metrics_windows', f'{step}.json')
+
+
+def save_metrics_window(workdir: str, step: int, rows: list[dict]) -> None:
+  """Keeps the per-step metrics since the last logged step, for a checkpoint at `step`.
+
+  A run resumed from that checkpoint logs its next record over the whole
+  window, as the uninterrupted run does, instead of over the steps since the
+  resume only.
+  """
+  path = _window_path(workdir, step)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path + '.partial', 'w', encoding='utf-8') as f:
+    json.dump([{name: float(value) for name, value in row.items()} for row in rows], f)
+  os.replace(path + '.partial', path)
+
+
+def load_metrics_window(workdir: str, step: int) -> list[dict]:
+  """The rows `save_metrics_window` kept for `step` (float32, as the step computed them), or []."""
+  try:
+    with open(_window_path(workdir, step), encoding='utf-8') as f:
+      rows = json.load(f)
+  except (OSError, ValueError):
+    return []
+  return [{name: np.float32(value) for name, value in row.items()} for row in rows]
+
+
+def prune_metrics_windows(workdir: str, keep_steps) -> None:
+  """Deletes the windows of checkpoints that are gone (not in `keep_steps`)."""
+  folder = os.path.join(workdir, 'metrics_windows')
+  for name in os.listdir(folder) if os.path.isdir(folder) else []:
+    if name.endswith('.json') and int(name[: -len('.json')]) not in keep_steps:
+      os.remove(os.path.join(folder, name))

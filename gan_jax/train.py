@@ -21,6 +21,7 @@ from absl import logging
 
 from gan_jax import assembly
 from gan_jax import checkpoint
+from gan_jax import config_checks
 from gan_jax import errors
 from gan_jax import evaluation
 from gan_jax import images
@@ -75,6 +76,8 @@ class _Run:
   """What the loop of one run works with, besides the state."""
 
   config: ml_collections.ConfigDict
+  workdir: str
+  is_chief: bool
   step_fn: Callable
   batches: Iterator
   manager: ocp.CheckpointManager
@@ -122,22 +125,60 @@ def _device_batches(config, source, start_step: int) -> Iterator:
   )
 
 
-def _check_pending(pending: list, step: int, last_checkpoint: Optional[int]) -> dict[str, float]:
-  """Averages the metrics gathered since the last check (and clears them); raises on NaN/Inf."""
-  host = jax.device_get(pending)
-  pending.clear()
-  averaged = {name: float(np.mean([m[name][0] for m in host])) for name in host[0]}
+def _host_rows(pending: list) -> list[dict]:
+  """The per-step metrics gathered since the last log, on the host.
+
+  Every device holds the same (averaged) metrics; the first one's are kept.
+  """
+  return [
+    {name: value[0] for name, value in metrics.items()} if np.ndim(metrics['d_loss']) else metrics
+    for metrics in jax.device_get(pending)
+  ]
+
+
+def _last_good(last_checkpoint: Optional[int]) -> str:
   where = f'step {last_checkpoint}' if last_checkpoint is not None else 'none yet'
-  kept = f'Last good checkpoint: {where}; no checkpoint was written for the diverged state. '
-  monitoring.check_finite(averaged, step, kept)
+  return f'Last good checkpoint: {where}; no checkpoint was written for the diverged state. '
+
+
+def _average(rows: list[dict], step: int, last_checkpoint: Optional[int]) -> dict[str, float]:
+  """The mean of each metric over `rows`; raises TrainingDivergedError on NaN/Inf."""
+  averaged = {name: float(np.mean([row[name] for row in rows])) for name in rows[0]}
+  monitoring.check_finite(averaged, step, _last_good(last_checkpoint))
   return averaged
+
+
+def _save_checkpoint(run: _Run, state: GANState, pending: list, last_checkpoint) -> None:
+  """Saves `state` once it and the metrics of its unlogged steps are known to be finite.
+
+  Those metrics are kept beside the checkpoint, so that a run resumed from it
+  logs the same records as a run that was never interrupted.
+  """
+  step = int(state.step)
+  if pending:
+    pending[:] = _host_rows(pending)
+    _average(pending, step, last_checkpoint)
+  bad = monitoring.nonfinite_paths(state)
+  if bad:
+    shown = ', '.join(bad[:3]) + (f' and {len(bad) - 3} more' if len(bad) > 3 else '')
+    raise errors.TrainingDivergedError(
+      f'Training diverged at step {step}: NaN or Inf in {shown}. '
+      f'{_last_good(last_checkpoint)}Lower the learning rates or change the loss.'
+    )
+  checkpoint.seal(run.manager)  # The previous save, complete by now, gets its record.
+  if run.is_chief:
+    summaries.save_metrics_window(run.workdir, step, pending)
+  checkpoint.save(run.manager, state)
+  if run.is_chief:
+    summaries.prune_metrics_windows(run.workdir, {step, *run.manager.all_steps()})
 
 
 def _loop(run: _Run, replicated, start_step: int, stop: monitoring.StopRequest):
   """Steps from `start_step` to train.num_steps or a stop signal: (replicated state, step)."""
   t = run.config.train
   progress = monitoring.Progress(start_step, t.num_steps)
-  pending: list = []
+  # The metrics of the steps since the last log: those the checkpoint kept, on a resume.
+  pending: list = summaries.load_metrics_window(run.workdir, start_step) if start_step else []
   last_checkpoint = start_step or None
   step = start_step
   while step < t.num_steps:
@@ -146,16 +187,15 @@ def _loop(run: _Run, replicated, start_step: int, stop: monitoring.StopRequest):
     step += 1
     finished = step == t.num_steps
     if step % t.log_every == 0 or finished:
-      logged = _check_pending(pending, step, last_checkpoint)
+      logged = _average(_host_rows(pending), step, last_checkpoint)
+      pending.clear()
       steps_per_sec, eta = progress.update(step)
       run.writer.write_scalars(step, {**logged, 'steps_per_sec': steps_per_sec})
       logging.info(monitoring.progress_line(step, t.num_steps, logged, steps_per_sec, eta))
     if step % t.sample_every == 0 or finished:
       run.write_samples(step, unreplicate(replicated).sampling_generator())
     if step % t.checkpoint_every == 0 or finished or stop.signal_number:
-      if pending:  # Never checkpoint a state whose metrics were not checked.
-        _check_pending(pending, step, last_checkpoint)
-      checkpoint.save(run.manager, unreplicate(replicated))
+      _save_checkpoint(run, unreplicate(replicated), pending, last_checkpoint)
       last_checkpoint = step
     if stop.signal_number:
       break
@@ -166,31 +206,61 @@ def _loop(run: _Run, replicated, start_step: int, stop: monitoring.StopRequest):
   return replicated, step
 
 
+def _restore_or_start(config, gan, info, workdir: str, manager) -> GANState:
+  """The newest intact checkpoint's state, or the state at step 0; then the run's files.
+
+  config.json and data.json are written only now, once the config is known
+  to fit the checkpoint (or there is none), so a command that fails never
+  replaces the record of the run in `workdir`.
+  """
+  state = assembly.initial_state(config, gan, info.image_shape)
+  state = checkpoint.restore_latest(manager, state) or state
+  if int(state.step):
+    logging.info('Resuming from the checkpoint at step %d.', int(state.step))
+  if jax.process_index() == 0:
+    workdirs.write_run_files(workdir, config, info)
+  return state
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
   """Trains the GAN of `config`, writing everything to `workdir`; resumes if it can.
 
   Writes config.json, metrics.jsonl, TensorBoard events, samples/step_*.png
   and checkpoints/; with `eval.every` > 0 also the metrics of
   `gan_jax.evaluation` every that many steps (as eval/<name> in metrics.jsonl
-  and TensorBoard). Returns the final (unreplicated) state.
+  and TensorBoard). Returns the final (unreplicated) state. One run at a time
+  uses a workdir (`workdirs.lock`).
 
   Raises:
-    GanJaxError: for a bad config or data, a diverged run, or an interruption
-      by SIGINT/SIGTERM (after saving a checkpoint at the current step).
+    GanJaxError: for a bad config or data, a diverged run, a workdir that is
+      in use or cannot be written, or an interruption by SIGINT/SIGTERM (after
+      saving a checkpoint at the current step).
   """
+  config_checks.check(config)  # At once, before the data is read.
   is_chief = jax.process_index() == 0
   source, info = input_pipeline.get_source(config.data)
   gan = assembly.build(config, info.image_shape, info.num_classes)
   input_pipeline.per_process_batch_size(config.train.batch_size)  # Fails early if uneven.
-  workdirs.prepare(workdir, config, info, write=is_chief)
-  logging.info('Data %s: %d images of shape %s.', info.name, info.num_examples, info.image_shape)
+  lock = workdirs.lock(workdir) if is_chief else None
+  try:
+    return _train(config, gan, source, info, workdir, is_chief)
+  except OSError as e:  # A full disk, a workdir made read-only under the run.
+    raise errors.StorageError(
+      f'Cannot write {e.filename or workdir} ({e.strerror or e}). Every checkpoint completed '
+      f'before is intact in {workdir}/checkpoints; free space or fix the permissions, then '
+      'run the same command to resume.'
+    ) from e
+  finally:
+    if lock:
+      workdirs.unlock(lock)
 
+
+def _train(config, gan, source, info, workdir: str, is_chief: bool) -> GANState:
+  """`train_and_evaluate` once the config is checked and the workdir locked."""
+  logging.info('Data %s: %d images of shape %s.', info.name, info.num_examples, info.image_shape)
   manager = checkpoint.create_manager(workdir, config.train.checkpoints_to_keep)
-  state = assembly.initial_state(config, gan, info.image_shape)
-  state = checkpoint.restore_latest(manager, state) or state
+  state = _restore_or_start(config, gan, info, workdir, manager)
   start_step = int(state.step)
-  if start_step:
-    logging.info('Resuming from the checkpoint at step %d.', start_step)
   writer = summaries.SummaryWriter(workdir, start_step=start_step, enabled=is_chief)
   write_samples, sample_fn = _sample_writer(config, gan, info, workdir, writer, is_chief)
   batches = _device_batches(config, source, start_step)
@@ -210,13 +280,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   first_batch = next(batches)
   step_fn = compile_train_step(gan, replicated, first_batch)
   batches = itertools.chain([first_batch], batches)
-  run = _Run(config, step_fn, batches, manager, writer, write_samples, evaluator)
+  run = _Run(config, workdir, is_chief, step_fn, batches, manager, writer, write_samples, evaluator)
   try:
     with monitoring.StopRequest() as stop:
       replicated, step = _loop(run, replicated, start_step, stop)
   finally:
     # Whatever ends the loop, checkpoints in flight are finished and summaries flushed.
-    manager.wait_until_finished()
+    checkpoint.seal(manager)
     writer.close()
   if stop.signal_number:
     name = signal.Signals(stop.signal_number).name
