@@ -27,10 +27,13 @@ def default_workdir(config_path: str) -> str:
 
 
 def _is_library_chatter(record) -> bool:
-  """INFO records of Orbax and Grain: a dozen lines per checkpoint, none for the user."""
-  return record.levelno < std_logging.WARNING and any(
-    f'{os.sep}{package}{os.sep}' in record.pathname for package in ('orbax', 'grain')
-  )
+  """INFO records of Orbax and Grain (a dozen lines per checkpoint, none for the user), and
+  Orbax's errors of a failed save, which reach the app as one exception, printed in one line."""
+  if f'{os.sep}orbax{os.sep}' in record.pathname:
+    return record.levelno < std_logging.CRITICAL
+  if record.name == 'asyncio' and 'orbax' in record.getMessage():
+    return True  # Orbax's abandoned writes or reads of that save, collected at exit.
+  return record.levelno < std_logging.WARNING and f'{os.sep}grain{os.sep}' in record.pathname
 
 
 class _ConfigFileParser(flags.ArgumentParser):
@@ -94,7 +97,8 @@ def run(main: Callable[[list[str]], None]) -> None:
   """`absl.app.run(main)`, printing a `GanJaxError` as one line and exiting non-zero."""
 
   def main_with_clean_errors(argv):
-    logging.get_absl_logger().addFilter(lambda record: not _is_library_chatter(record))
+    for logger in (logging.get_absl_logger(), std_logging.getLogger('asyncio')):
+      logger.addFilter(lambda record: not _is_library_chatter(record))
     try:
       main(argv)
     except errors.GanJaxError as e:

@@ -33,6 +33,7 @@ class DamagedCheckpointError(errors.CheckpointError):
 
 def create_manager(workdir: str, max_to_keep: int) -> ocp.CheckpointManager:
   """A manager of `workdir/checkpoints`, keeping the newest `max_to_keep`."""
+  _quiet_orbax_leftovers()
   options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
   return ocp.CheckpointManager(
     os.path.join(os.path.abspath(workdir), 'checkpoints'),
@@ -155,22 +156,39 @@ def restore(manager: ocp.CheckpointManager, target: GANState, step: int) -> GANS
   try:
     return manager.restore(step, args=ocp.args.StandardRestore(target))
   except Exception as e:  # Orbax and TensorStore raise many types for unreadable files.
-    _quiet_abandoned_reads()
     raise _damaged(manager, step, e) from e
 
 
-def _quiet_abandoned_reads() -> None:
-  """Keeps Python from printing 'Exception ignored in' for Orbax's reads of a damaged
-  checkpoint: when one array cannot be read, the reads of the others are abandoned and
-  end that way, later, and the damage is reported once, as a DamagedCheckpointError."""
-  previous = sys.unraisablehook
+def _is_orbax_leftover(exc_type, exc, code) -> bool:
+  """Whether an exception printed outside any caller is the echo of a failed Orbax read or save.
 
-  def hook(unraisable):
+  When one array of a checkpoint cannot be read or written (damaged files, a
+  full disk), Orbax abandons the reads or writes of the others: their
+  coroutines end with 'Exception ignored in', and TensorStore's callbacks find
+  Orbax's event loop closed. The failure itself reaches the caller once.
+  """
+  if exc_type is RuntimeError and str(exc) == 'Event loop is closed':
+    return True
+  return f'{os.sep}orbax{os.sep}' in getattr(code, 'co_filename', '')
+
+
+def _quiet_orbax_leftovers() -> None:
+  """Installs (once) hooks that drop what `_is_orbax_leftover` describes, and nothing else."""
+  if getattr(sys.excepthook, 'drops_orbax_leftovers', False):
+    return
+  previous_excepthook, previous_unraisablehook = sys.excepthook, sys.unraisablehook
+
+  def excepthook(exc_type, exc, traceback):
+    if not _is_orbax_leftover(exc_type, exc, None):
+      previous_excepthook(exc_type, exc, traceback)
+
+  def unraisablehook(unraisable):
     code = getattr(unraisable.object, 'cr_code', None)
-    if f'{os.sep}orbax{os.sep}' not in getattr(code, 'co_filename', ''):
-      previous(unraisable)
+    if not _is_orbax_leftover(unraisable.exc_type, unraisable.exc_value, code):
+      previous_unraisablehook(unraisable)
 
-  sys.unraisablehook = hook
+  excepthook.drops_orbax_leftovers = True
+  sys.excepthook, sys.unraisablehook = excepthook, unraisablehook
 
 
 def _damaged(manager: ocp.CheckpointManager, step: int, error: Exception):

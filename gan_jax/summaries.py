@@ -7,11 +7,33 @@ are written with tensorboardX (no TensorFlow needed).
 
 import json
 import os
+import threading
+import traceback
 from typing import Optional
 
 import numpy as np
 import tensorboardX
 from absl import logging
+
+
+def _quiet_failed_event_flushes() -> None:
+  """Installs (once) a thread hook that drops the OSError of tensorboardX's flushing thread.
+
+  A full disk fails the run's next write in the main thread, which reports it
+  in one line; without this the event writer's thread prints its own traceback.
+  """
+  if getattr(threading.excepthook, 'drops_event_flush_errors', False):
+    return
+  previous = threading.excepthook
+
+  def hook(args):
+    frames = traceback.extract_tb(args.exc_traceback)
+    from_tensorboard = any(f'{os.sep}tensorboardX{os.sep}' in frame.filename for frame in frames)
+    if not (issubclass(args.exc_type, OSError) and from_tensorboard):
+      previous(args)
+
+  hook.drops_event_flush_errors = True
+  threading.excepthook = hook
 
 
 class SummaryWriter:
@@ -27,6 +49,7 @@ class SummaryWriter:
     self._enabled = enabled
     if not enabled:
       return
+    _quiet_failed_event_flushes()
     self._jsonl_path = os.path.join(workdir, 'metrics.jsonl')
     _truncate_after(self._jsonl_path, start_step)
     self._jsonl = open(self._jsonl_path, 'a', encoding='utf-8')

@@ -222,6 +222,25 @@ def _restore_or_start(config, gan, info, workdir: str, manager) -> GANState:
   return state
 
 
+_STORAGE_FAILURES = ('No space left on device', 'Read-only file system', 'Disk quota exceeded')
+
+
+def _storage_failure(error: BaseException) -> Optional[str]:
+  """Why `error` (or an error it came from) is a failure to write to disk, or None.
+
+  The file system's OSError, or Orbax's and TensorStore's errors that wrap one
+  in their message (a save fails in a background thread).
+  """
+  while error is not None:
+    if isinstance(error, OSError) and error.errno is not None:
+      return f'{error.strerror}: {error.filename}' if error.filename else error.strerror
+    for failure in _STORAGE_FAILURES:
+      if failure in str(error):
+        return failure
+    error = error.__cause__ or error.__context__
+  return None
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
   """Trains the GAN of `config`, writing everything to `workdir`; resumes if it can.
 
@@ -244,11 +263,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   lock = workdirs.lock(workdir) if is_chief else None
   try:
     return _train(config, gan, source, info, workdir, is_chief)
-  except OSError as e:  # A full disk, a workdir made read-only under the run.
+  except Exception as e:
+    reason = _storage_failure(e)
+    if reason is None:
+      raise
     raise errors.StorageError(
-      f'Cannot write {e.filename or workdir} ({e.strerror or e}). Every checkpoint completed '
-      f'before is intact in {workdir}/checkpoints; free space or fix the permissions, then '
-      'run the same command to resume.'
+      f'Cannot write to {workdir} ({reason}). Every checkpoint completed before is intact in '
+      f'{workdir}/checkpoints; free space or fix the permissions, then run the same command to '
+      'resume.'
     ) from e
   finally:
     if lock:
