@@ -57,14 +57,16 @@ def test_config_builds(name):
   assert config.train.batch_size % 8 == 0  # Splits over 8 devices.
 
 
-def test_loading_every_config_imports_no_jax():
+def test_loading_and_checking_every_config_imports_no_jax():
   # Configs are data: a config file and its sections (gan_jax.config_sections)
-  # load without starting JAX, Flax or Optax.
+  # load without starting JAX, Flax or Optax, and are checked before JAX
+  # starts (gan_jax.config_checks), e.g. before an app loads its data.
   script = (
     'import importlib, sys\n'
     f'sys.path.insert(0, {REPO!r})\n'
+    'from gan_jax import config_checks\n'
     f'for name in {CONFIGS!r}:\n'
-    "  importlib.import_module('configs.' + name).get_config()\n"
+    "  config_checks.check(importlib.import_module('configs.' + name).get_config())\n"
     "print(sorted(m for m in ('jax', 'flax', 'optax', 'orbax') if m in sys.modules))\n"
   )
   output = subprocess.run(
