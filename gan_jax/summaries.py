@@ -7,6 +7,7 @@ are written with tensorboardX (no TensorFlow needed).
 
 import json
 import os
+import sys
 import threading
 import traceback
 from typing import Optional
@@ -16,24 +17,34 @@ import tensorboardX
 from absl import logging
 
 
+def _from_tensorboard(exc_type, exc_traceback) -> bool:
+  """Whether an exception is an OSError raised inside tensorboardX."""
+  frames = traceback.extract_tb(exc_traceback)
+  inside = any(f'{os.sep}tensorboardX{os.sep}' in frame.filename for frame in frames)
+  return inside and issubclass(exc_type, OSError)
+
+
 def _quiet_failed_event_flushes() -> None:
-  """Installs (once) a thread hook that drops the OSError of tensorboardX's flushing thread.
+  """Installs (once) hooks that drop the OSErrors of tensorboardX's own flushes.
 
   A full disk fails the run's next write in the main thread, which reports it
-  in one line; without this the event writer's thread prints its own traceback.
+  in one line; without these, the event writer's flushing thread and its
+  exit-time cleanup print tracebacks of the same failure.
   """
   if getattr(threading.excepthook, 'drops_event_flush_errors', False):
     return
-  previous = threading.excepthook
+  previous_threadhook, previous_unraisablehook = threading.excepthook, sys.unraisablehook
 
-  def hook(args):
-    frames = traceback.extract_tb(args.exc_traceback)
-    from_tensorboard = any(f'{os.sep}tensorboardX{os.sep}' in frame.filename for frame in frames)
-    if not (issubclass(args.exc_type, OSError) and from_tensorboard):
-      previous(args)
+  def threadhook(args):
+    if not _from_tensorboard(args.exc_type, args.exc_traceback):
+      previous_threadhook(args)
 
-  hook.drops_event_flush_errors = True
-  threading.excepthook = hook
+  def unraisablehook(unraisable):
+    if not _from_tensorboard(unraisable.exc_type, unraisable.exc_traceback):
+      previous_unraisablehook(unraisable)
+
+  threadhook.drops_event_flush_errors = True
+  threading.excepthook, sys.unraisablehook = threadhook, unraisablehook
 
 
 class SummaryWriter:
