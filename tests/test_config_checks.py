@@ -160,12 +160,21 @@ def test_example_configs_are_of_their_family():
     assert module.get_config().model.name == family
 
 
+def _refusal(config) -> str | None:
+  """The message `check` refuses `config` with, or None if it passes."""
+  try:
+    config_checks.check(config)
+  except errors.ConfigError as e:
+    return str(e)
+  return None
+
+
 @pytest.mark.parametrize('name', CONFIG_NAMES)
 def test_every_config_and_its_tiny_variant_passes(name):
   module = importlib.import_module(f'configs.{name}')
-  config_checks.check(module.get_config())
+  assert _refusal(module.get_config()) is None
   if 'tiny' in (module.__doc__ or ''):
-    config_checks.check(module.get_config('tiny'))
+    assert _refusal(module.get_config('tiny')) is None
 
 
 def test_every_default_passes():
@@ -181,4 +190,5 @@ def test_every_default_passes():
   for family in config_sections.MODEL_FIELDS:
     for train in (config_sections.train_config(), config_sections.toy_train_config()):
       model = config_sections.model_config(family)
-      config_checks.check(ml_collections.ConfigDict(dict(sections, model=model, train=train)))
+      config = ml_collections.ConfigDict(dict(sections, model=model, train=train))
+      assert _refusal(config) is None, (family, train)
