@@ -24,6 +24,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 
 from gan_jax import errors
+from gan_jax import workdirs
 from gan_jax.state import GANState
 
 
@@ -85,9 +86,7 @@ def seal(manager: ocp.CheckpointManager) -> None:
     path = _manifest_path(manager, step)
     if not os.path.exists(path):
       digests = _file_digests(os.path.join(str(manager.directory), str(step)))
-      with open(path + '.partial', 'w', encoding='utf-8') as f:
-        json.dump(digests, f, indent=0, sort_keys=True)
-      os.replace(path + '.partial', path)
+      workdirs.write_json(path, digests)
   for name in os.listdir(folder):
     if name.endswith('.json') and int(name[: -len('.json')]) not in steps:
       os.remove(os.path.join(folder, name))

@@ -16,6 +16,8 @@ import numpy as np
 import tensorboardX
 from absl import logging
 
+from gan_jax import workdirs
+
 
 def _from_tensorboard(exc_type, exc_traceback) -> bool:
   """Whether an exception is an OSError raised inside tensorboardX."""
@@ -143,9 +145,7 @@ def save_metrics_window(workdir: str, step: int, rows: list[dict]) -> None:
   """
   path = _window_path(workdir, step)
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path + '.partial', 'w', encoding='utf-8') as f:
-    json.dump([{name: float(value) for name, value in row.items()} for row in rows], f)
-  os.replace(path + '.partial', path)
+  workdirs.write_json(path, [{name: float(value) for name, value in row.items()} for row in rows])
 
 
 def load_metrics_window(workdir: str, step: int) -> list[dict]:

@@ -7,6 +7,7 @@ pmapped over the local devices with `step.BATCH_AXIS`, with the periodic work
 """
 
 import dataclasses
+import errno
 import functools
 import itertools
 import signal
@@ -129,9 +130,10 @@ def _host_rows(pending: list) -> list[dict]:
   """The per-step metrics gathered since the last log, on the host.
 
   Every device holds the same (averaged) metrics; the first one's are kept.
+  Rows already on the host (restored with a checkpoint) hold scalars.
   """
   return [
-    {name: value[0] for name, value in metrics.items()} if np.ndim(metrics['d_loss']) else metrics
+    {name: np.ravel(value)[0] for name, value in metrics.items()}
     for metrics in jax.device_get(pending)
   ]
 
@@ -222,6 +224,7 @@ def _restore_or_start(config, gan, info, workdir: str, manager) -> GANState:
   return state
 
 
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM)
 _STORAGE_FAILURES = ('No space left on device', 'Read-only file system', 'Disk quota exceeded')
 
 
@@ -232,7 +235,7 @@ def _storage_failure(error: BaseException) -> Optional[str]:
   in their message (a save fails in a background thread).
   """
   while error is not None:
-    if isinstance(error, OSError) and error.errno is not None:
+    if isinstance(error, OSError) and error.errno in _STORAGE_ERRNOS:
       return f'{error.strerror}: {error.filename}' if error.filename else error.strerror
     for failure in _STORAGE_FAILURES:
       if failure in str(error):
