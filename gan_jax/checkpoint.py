@@ -23,6 +23,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
+from gan_jax import distributed
 from gan_jax import errors
 from gan_jax import workdirs
 from gan_jax.state import GANState
@@ -46,7 +47,12 @@ def create_manager(workdir: str, max_to_keep: int) -> ocp.CheckpointManager:
 
 
 def save(manager: ocp.CheckpointManager, state: GANState) -> None:
-  """Starts saving an (unreplicated) state at its step; returns before it is on disk."""
+  """Starts saving `state` at its step; returns before it is on disk.
+
+  With several processes, each calls this with the same replicated global
+  arrays; Orbax writes each array once and completes the checkpoint (renames
+  its directory) only when every process has finished writing.
+  """
   manager.save(int(state.step), args=ocp.args.StandardSave(state))
 
 
@@ -139,12 +145,17 @@ def set_aside(manager: ocp.CheckpointManager, step: int) -> str:
   if jax.process_index() == 0:
     os.makedirs(damaged, exist_ok=True)
     os.rename(os.path.join(str(manager.directory), str(step)), destination)
+  distributed.barrier(f'gan_jax_set_aside_{step}')  # The others see it gone before reloading.
   manager.reload()
   return destination
 
 
 def restore(manager: ocp.CheckpointManager, target: GANState, step: int) -> GANState:
-  """The checkpoint of `step` restored into `target`'s structure.
+  """The checkpoint of `step` restored into `target`'s structure and shardings.
+
+  The arrays take `target`'s shardings, whatever the processes and devices of
+  the run that wrote them: a checkpoint of 2 processes resumes in 1 and the
+  other way round.
 
   Raises:
     CheckpointError: as `restore_latest`.

@@ -8,7 +8,8 @@ usual DCGAN preprocessing.
 The stream (`batches`) is a Grain `MapDataset`: shuffled with the run's seed,
 reshuffled every epoch, split between processes, and indexed by train step, so
 the batch of step s is a function of (seed, s) alone and a resumed run sees
-exactly the data an uninterrupted run would have seen.
+exactly the data an uninterrupted run would have seen, whatever the number of
+processes: each process reads its contiguous block of every global batch.
 """
 
 import dataclasses
@@ -114,19 +115,14 @@ def to_model_range(image: np.ndarray) -> np.ndarray:
   return image.astype(np.float32) / 127.5 - 1.0
 
 
-def per_process_batch_size(global_batch_size: int) -> int:
-  """The share of one process; the global batch must split evenly over devices.
-
-  Raises:
-    ConfigError: if `global_batch_size` does not divide by the device count.
-  """
+def check_batch_size(global_batch_size: int) -> None:
+  """Raises ConfigError unless the global batch splits evenly over every device of the job."""
   num_devices = jax.device_count()
   if global_batch_size <= 0 or global_batch_size % num_devices:
     raise errors.ConfigError(
       f'train.batch_size={global_batch_size} must be a positive multiple of the number of devices '
       f'({num_devices}); e.g. --config.train.batch_size={max(1, global_batch_size // num_devices) * num_devices}.'
     )
-  return global_batch_size // jax.process_count()
 
 
 def _example_of(record) -> tuple[np.ndarray, np.ndarray]:
@@ -175,29 +171,22 @@ def batches(
   Yields:
     (images, labels): images float32 [k, B, H, W, C] in [-1, 1] and labels
     int32 [k, B], with k = discriminator_steps and B = global_batch_size //
-    process_count.
+    process_count, this process's rows of the global batch.
   """
   _warn_if_batches_repeat(len(dataset), global_batch_size)
-  dataset = dataset.seed(seed).shuffle().repeat()
-  # Every process shuffles identically and keeps every process_count-th record,
-  # so the processes read disjoint shards of each global batch.
-  dataset = dataset[jax.process_index() :: jax.process_count()]
+  check_batch_size(global_batch_size)
+  rows = global_batch_size // jax.process_count()
+  # Every process shuffles identically, cuts the stream into blocks of `rows`
+  # records and keeps every process_count-th block: process p reads rows
+  # [p * rows, (p + 1) * rows) of each global batch, and nothing else.
   dataset = (
-    dataset.map(_example_of)
-    .batch(per_process_batch_size(global_batch_size), drop_remainder=True)
+    dataset.seed(seed)
+    .shuffle()
+    .repeat()
+    .map(_example_of)
+    .batch(rows, drop_remainder=True)[jax.process_index() :: jax.process_count()]
     .batch(discriminator_steps, drop_remainder=True)
   )
   dataset = dataset[start_step:]
   read_options = grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=4)
   return iter(dataset.to_iter_dataset(read_options))
-
-
-def shard(batch):
-  """Every array [k, B, ...] of `batch` -> [local_devices, k, B // local_devices, ...] for pmap."""
-  num_devices = jax.local_device_count()
-
-  def shard_array(array: np.ndarray) -> np.ndarray:
-    k, b = array.shape[:2]
-    return np.swapaxes(array.reshape((k, num_devices, b // num_devices, *array.shape[2:])), 0, 1)
-
-  return jax.tree.map(shard_array, batch)

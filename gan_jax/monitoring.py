@@ -99,4 +99,5 @@ class StopRequest:
 
   def __exit__(self, *exc_info):
     for sig, handler in self._previous.items():
-      signal.signal(sig, handler)
+      # None: a handler installed outside Python (JAX's distributed runtime has one for SIGTERM).
+      signal.signal(sig, signal.SIG_DFL if handler is None else handler)

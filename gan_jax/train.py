@@ -2,10 +2,13 @@
 
 `train_and_evaluate(config, workdir)` assembles the run (`assembly.build`),
 restores its newest checkpoint if there is one, and runs `step.train_step`
-pmapped over the local devices with `step.BATCH_AXIS`, with the periodic work
-(metrics, sample grids, checkpoints, evaluations) each on its own interval.
+data parallel over every device of every process of the job (`distributed`),
+with the periodic work (metrics, sample grids, checkpoints, evaluations) each
+on its own interval. Every process runs this same loop; process 0 alone
+writes the run's files, and all write the checkpoints together.
 """
 
+import collections
 import dataclasses
 import errno
 import functools
@@ -13,7 +16,6 @@ import itertools
 import signal
 from typing import Callable, Iterator, Optional
 
-import flax.jax_utils
 import jax
 import ml_collections
 import numpy as np
@@ -23,6 +25,7 @@ from absl import logging
 from gan_jax import assembly
 from gan_jax import checkpoint
 from gan_jax import config_checks
+from gan_jax import distributed
 from gan_jax import errors
 from gan_jax import evaluation
 from gan_jax import images
@@ -37,39 +40,33 @@ from gan_jax.state import GANState
 from gan_jax.state import PlayerState
 
 
-def replicate(tree, devices: Optional[list] = None):
-  """A copy of `tree` on each of `devices` (all local ones by default), with a leading axis.
-
-  Laid out exactly as the pmapped step's outputs are (`flax.jax_utils.replicate`
-  names its mesh axis differently), so that the first and later steps hit the
-  same compiled program instead of compiling it twice.
-  """
-  devices = devices or jax.local_devices()
-  mesh = jax.sharding.Mesh(np.array(devices), (step_lib.BATCH_AXIS,))
-  stacked = jax.tree.map(lambda x: np.stack([np.asarray(x)] * len(devices)), tree)
-  return jax.device_put(stacked, jax.NamedSharding(mesh, jax.P(step_lib.BATCH_AXIS)))
-
-
-def unreplicate(tree):
-  """The first device's copy of a replicated `tree`."""
-  return jax.tree.map(lambda x: x[0], tree)
-
-
 def compile_train_step(gan: step_lib.GAN, state: GANState, batch: tuple[jax.Array, ...]):
-  """`step.train_step` pmapped over the local devices and compiled for these arguments.
+  """`step.train_step`, data parallel over the mesh of `batch`, compiled for these arguments.
+
+  The step is per-device code (its collectives average over `step.BATCH_AXIS`)
+  mapped over the mesh with `jax.shard_map` under `jax.jit`
+  (`distributed.per_device`): the state is replicated, and each array
+  [k, B, ...] of the batch is split along B.
 
   Args:
     gan: from `assembly.build`.
-    state: the replicated state (`replicate`); each call donates it.
-    batch: one step's sharded (images,) or (images, labels), on the devices.
+    state: the replicated state (`distributed.replicate`); each call donates it.
+    batch: one step's global (images,) or (images, labels) (`distributed.global_batch`).
 
   Returns:
     The compiled step, (state, *batch) -> (state, metrics), built with
-    `xla_options.compiler_options()`.
+    `xla_options.compiler_options()`; the metrics are replicated scalars.
   """
-  train_step = functools.partial(step_lib.train_step, gan=gan)
-  pmapped = jax.pmap(train_step, axis_name=step_lib.BATCH_AXIS, donate_argnums=(0,))
-  return pmapped.lower(state, *batch).compile(xla_options.compiler_options())
+  mesh = batch[0].sharding.mesh
+  batch_spec = distributed.batch_sharding(mesh).spec
+  per_device_step = distributed.per_device(
+    functools.partial(step_lib.train_step, gan=gan),
+    mesh,
+    (jax.P(), *[batch_spec] * len(batch)),
+    (jax.P(), jax.P()),
+  )
+  data_parallel_step = jax.jit(per_device_step, donate_argnums=(0,))
+  return data_parallel_step.lower(state, *batch).compile(xla_options.compiler_options())
 
 
 @dataclasses.dataclass
@@ -109,8 +106,21 @@ def _sample_writer(config, gan, info, workdir, writer, is_chief):
   return write_samples, sample_fn
 
 
-def _device_batches(config, source, start_step: int) -> Iterator:
-  """The step's (images,) or (images, labels) from `start_step` on, sharded and prefetched."""
+def _prefetched(iterator: Iterator, size: int = 2) -> Iterator:
+  """`iterator`, kept `size` items ahead: their transfers to the devices overlap the steps."""
+  queue = collections.deque(itertools.islice(iterator, size))
+  for item in iterator:
+    queue.append(item)
+    yield queue.popleft()
+  yield from queue
+
+
+def _device_batches(config, source, start_step: int, mesh) -> Iterator:
+  """The step's global (images,) or (images, labels) from `start_step` on, prefetched.
+
+  This process reads its share of each batch (`input_pipeline.batches`) and
+  its devices hold it.
+  """
   conditional = assembly.is_conditional(config)
   real_batches = input_pipeline.batches(
     source,
@@ -119,22 +129,20 @@ def _device_batches(config, source, start_step: int) -> Iterator:
     discriminator_steps=config.train.discriminator_steps,
     start_step=start_step,
   )
-  return flax.jax_utils.prefetch_to_device(
-    (input_pipeline.shard(batch if conditional else batch[:1]) for batch in real_batches),
-    size=2,
-    axis_name=step_lib.BATCH_AXIS,
+  return _prefetched(
+    distributed.global_batch(batch if conditional else batch[:1], mesh) for batch in real_batches
   )
 
 
 def _host_rows(pending: list) -> list[dict]:
   """The per-step metrics gathered since the last log, on the host.
 
-  Every device holds the same (averaged) metrics; the first one's are kept.
-  Rows already on the host (restored with a checkpoint) hold scalars.
+  Every device holds the same (averaged) metrics; this process's copy is read.
+  Rows already on the host (restored with a checkpoint) hold NumPy scalars.
   """
   return [
-    {name: np.ravel(value)[0] for name, value in metrics.items()}
-    for metrics in jax.device_get(pending)
+    {name: np.ravel(value)[0] for name, value in row.items()}
+    for row in jax.device_get(distributed.local_copy(pending))
   ]
 
 
@@ -154,13 +162,14 @@ def _save_checkpoint(run: _Run, state: GANState, pending: list, last_checkpoint)
   """Saves `state` once it and the metrics of its unlogged steps are known to be finite.
 
   Those metrics are kept beside the checkpoint, so that a run resumed from it
-  logs the same records as a run that was never interrupted.
+  logs the same records as a run that was never interrupted. Every process
+  calls this at the same step: they write the checkpoint together.
   """
   step = int(state.step)
   if pending:
     pending[:] = _host_rows(pending)
     _average(pending, step, last_checkpoint)
-  bad = monitoring.nonfinite_paths(state)
+  bad = monitoring.nonfinite_paths(distributed.local_copy(state))
   if bad:
     shown = ', '.join(bad[:3]) + (f' and {len(bad) - 3} more' if len(bad) > 3 else '')
     raise errors.TrainingDivergedError(
@@ -175,19 +184,38 @@ def _save_checkpoint(run: _Run, state: GANState, pending: list, last_checkpoint)
     summaries.prune_metrics_windows(run.workdir, {step, *run.manager.all_steps()})
 
 
+def _agreed_stop(stop: monitoring.StopRequest, step: int, log_every: int) -> int:
+  """The number of the signal that stops the run after `step`, or 0.
+
+  One process checks its own signal at every step. Several agree every
+  `log_every` steps (the max over processes, a collective), so that a signal
+  to any one stops them all after the same step.
+  """
+  if jax.process_count() == 1:
+    return stop.signal_number or 0
+  if step % log_every:
+    return 0
+  return distributed.max_over_processes(stop.signal_number or 0)
+
+
 def _loop(run: _Run, replicated, start_step: int, stop: monitoring.StopRequest):
-  """Steps from `start_step` to train.num_steps or a stop signal: (replicated state, step)."""
+  """Steps from `start_step` to train.num_steps or a stop signal.
+
+  Returns:
+    (replicated state, its step, the number of the signal that stopped the run or 0).
+  """
   t = run.config.train
   progress = monitoring.Progress(start_step, t.num_steps)
   # The metrics of the steps since the last log: those the checkpoint kept, on a resume.
   pending: list = summaries.load_metrics_window(run.workdir, start_step) if start_step else []
   last_checkpoint = start_step or None
-  step = start_step
-  while step < t.num_steps:
+  step, stop_signal = start_step, 0
+  while step < t.num_steps and not stop_signal:
     replicated, metrics = run.step_fn(replicated, *next(run.batches))
     pending.append(metrics)
     step += 1
     finished = step == t.num_steps
+    stop_signal = _agreed_stop(stop, step, t.log_every)
     if step % t.log_every == 0 or finished:
       logged = _average(_host_rows(pending), step, last_checkpoint)
       pending.clear()
@@ -195,27 +223,26 @@ def _loop(run: _Run, replicated, start_step: int, stop: monitoring.StopRequest):
       run.writer.write_scalars(step, {**logged, 'steps_per_sec': steps_per_sec})
       logging.info(monitoring.progress_line(step, t.num_steps, logged, steps_per_sec, eta))
     if step % t.sample_every == 0 or finished:
-      run.write_samples(step, unreplicate(replicated).sampling_generator())
-    if step % t.checkpoint_every == 0 or finished or stop.signal_number:
-      _save_checkpoint(run, unreplicate(replicated), pending, last_checkpoint)
+      run.write_samples(step, distributed.local_copy(replicated).sampling_generator())
+    if step % t.checkpoint_every == 0 or finished or stop_signal:
+      _save_checkpoint(run, replicated, pending, last_checkpoint)
       last_checkpoint = step
-    if stop.signal_number:
-      break
-    if run.evaluator and (step % run.config.eval.every == 0 or finished):
-      results = run.evaluator.evaluate(unreplicate(replicated).sampling_generator())
+    if run.evaluator and not stop_signal and (step % run.config.eval.every == 0 or finished):
+      results = run.evaluator.evaluate(distributed.local_copy(replicated).sampling_generator())
       run.writer.write_scalars(step, {f'eval/{name}': value for name, value in results.items()})
       logging.info('step %d eval: %s', step, ', '.join(f'{k} {v:.4g}' for k, v in results.items()))
-  return replicated, step
+  return replicated, step, stop_signal
 
 
-def _restore_or_start(config, gan, info, workdir: str, manager) -> GANState:
-  """The newest intact checkpoint's state, or the state at step 0; then the run's files.
+def _restore_or_start(config, gan, info, workdir: str, manager, mesh) -> GANState:
+  """The newest intact checkpoint's state, or the state at step 0, replicated over `mesh`;
+  then the run's files.
 
   config.json and data.json are written only now, once the config is known
   to fit the checkpoint (or there is none), so a command that fails never
   replaces the record of the run in `workdir`.
   """
-  state = assembly.initial_state(config, gan, info.image_shape)
+  state = distributed.replicate(assembly.initial_state(config, gan, info.image_shape), mesh)
   state = checkpoint.restore_latest(manager, state) or state
   if int(state.step):
     logging.info('Resuming from the checkpoint at step %d.', int(state.step))
@@ -250,7 +277,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   Writes config.json, metrics.jsonl, TensorBoard events, samples/step_*.png
   and checkpoints/; with `eval.every` > 0 also the metrics of
   `gan_jax.evaluation` every that many steps (as eval/<name> in metrics.jsonl
-  and TensorBoard). Returns the final (unreplicated) state. One run at a time
+  and TensorBoard). Returns this process's copy of the final state. One run at a time
   uses a workdir (`workdirs.lock`).
 
   Raises:
@@ -262,7 +289,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   is_chief = jax.process_index() == 0
   source, info = input_pipeline.get_source(config.data)
   gan = assembly.build(config, info.image_shape, info.num_classes)
-  input_pipeline.per_process_batch_size(config.train.batch_size)  # Fails early if uneven.
+  input_pipeline.check_batch_size(config.train.batch_size)  # Fails early if uneven.
   lock = workdirs.lock(workdir) if is_chief else None
   try:
     return _train(config, gan, source, info, workdir, is_chief)
@@ -283,14 +310,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
 def _train(config, gan, source, info, workdir: str, is_chief: bool) -> GANState:
   """`train_and_evaluate` once the config is checked and the workdir locked."""
   logging.info('Data %s: %d images of shape %s.', info.name, info.num_examples, info.image_shape)
+  mesh = distributed.data_mesh()
   manager = checkpoint.create_manager(workdir, config.train.checkpoints_to_keep)
-  state = _restore_or_start(config, gan, info, workdir, manager)
-  start_step = int(state.step)
+  replicated = _restore_or_start(config, gan, info, workdir, manager, mesh)
+  start_step = int(replicated.step)
   writer = summaries.SummaryWriter(workdir, start_step=start_step, enabled=is_chief)
   write_samples, sample_fn = _sample_writer(config, gan, info, workdir, writer, is_chief)
-  batches = _device_batches(config, source, start_step)
+  batches = _device_batches(config, source, start_step, mesh)
   if start_step == 0:
-    write_samples(0, state.sampling_generator())
+    write_samples(0, distributed.local_copy(replicated).sampling_generator())
   evaluator = None
   if config.eval.every > 0:
     evaluator = evaluation.Evaluator(
@@ -301,31 +329,33 @@ def _train(config, gan, source, info, workdir: str, is_chief: bool) -> GANState:
       num_classes=info.num_classes if assembly.is_conditional(config) else 0,
     )
 
-  replicated = replicate(state)
   first_batch = next(batches)
   step_fn = compile_train_step(gan, replicated, first_batch)
   batches = itertools.chain([first_batch], batches)
   run = _Run(config, workdir, is_chief, step_fn, batches, manager, writer, write_samples, evaluator)
   try:
     with monitoring.StopRequest() as stop:
-      replicated, step = _loop(run, replicated, start_step, stop)
+      replicated, step, stop_signal = _loop(run, replicated, start_step, stop)
   finally:
     # Whatever ends the loop, checkpoints in flight are finished and summaries flushed.
     checkpoint.seal(manager)
     writer.close()
-  if stop.signal_number:
-    name = signal.Signals(stop.signal_number).name
+  if stop_signal:
     raise errors.Interrupted(
-      f'{name} at step {step}: checkpoint saved in {workdir}; run the same command to resume.',
-      exit_code=128 + stop.signal_number,
+      f'{signal.Signals(stop_signal).name} at step {step}: checkpoint saved in {workdir}; run '
+      'the same command to resume.',
+      exit_code=128 + stop_signal,
     )
-  return unreplicate(replicated)
+  return distributed.local_copy(replicated)
 
 
 def restore_for_sampling(
   config: ml_collections.ConfigDict, workdir: str
 ) -> tuple[Callable, GANState]:
   """(generate function bound to G, newest state) of a trained run in `workdir`.
+
+  Every process of a job calls this (the restore is collective) and gets its
+  own copy of the state, on its first device.
 
   Args:
     config: the run's config (`workdirs.read_config`).
@@ -337,7 +367,10 @@ def restore_for_sampling(
   info = workdirs.read_data_info(workdir)
   gan = assembly.build(config, info.image_shape, info.num_classes)
   manager = checkpoint.create_manager(workdir, config.train.checkpoints_to_keep)
-  state = checkpoint.restore_latest(manager, assembly.initial_state(config, gan, info.image_shape))
+  initial = assembly.initial_state(config, gan, info.image_shape)
+  state = checkpoint.restore_latest(
+    manager, distributed.replicate(initial, distributed.data_mesh())
+  )
   if state is None:
     raise errors.CheckpointError(f'No checkpoint in {workdir}/checkpoints: train there first.')
-  return jax.jit(functools.partial(sampling.generate, gan.generator)), state
+  return jax.jit(functools.partial(sampling.generate, gan.generator)), distributed.local_copy(state)

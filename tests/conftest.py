@@ -1,4 +1,4 @@
-"""Test set-up: eight CPU devices, so that pmap code runs data parallel.
+"""Test set-up: eight CPU devices, so that the data-parallel step runs on a mesh of 8.
 
 The flag must be set before JAX initializes its backend, i.e. before any test
 module imports jax.

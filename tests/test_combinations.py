@@ -17,7 +17,7 @@ norm, a normalization the family lacks) must be rejected by `train.build`
 with a ConfigError; every other one runs one step with finite metrics that
 moves both players.
 
-The step runs un-jitted, vmapped over a one-device axis named like pmap's:
+The step runs un-jitted, vmapped over a one-device axis named like the mesh's:
 XLA compiles each primitive once for all combinations instead of compiling
 every combination's whole step, which keeps ~100 combinations to about a minute.
 """

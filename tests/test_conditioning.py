@@ -3,7 +3,6 @@
 import json
 import os
 
-import flax.jax_utils
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -96,14 +95,14 @@ def test_acgan_step_trains_both_players_on_the_class_loss():
   config = cgan_mnist.get_config('tiny')
   config.model.conditioning = 'auxiliary'
   config.optimizer.discriminator.learning_rate = 1e-2
-  state, step = step_helpers.pmapped_step(config, MNIST_SHAPE, num_classes=10)
-  replicated = flax.jax_utils.replicate(state)
-  images = step_helpers.random_device_batch(config.train.batch_size, MNIST_SHAPE)
-  labels = step_helpers.random_device_labels(config.train.batch_size, 10)
+  state, step = step_helpers.data_parallel_step(config, MNIST_SHAPE, num_classes=10)
+  replicated = step.replicate(state)
+  images = step_helpers.random_batch(config.train.batch_size, MNIST_SHAPE)
+  labels = step_helpers.random_labels(config.train.batch_size, 10)
   history = []
   for _ in range(15):  # The same batch again and again: D learns its labels.
     replicated, metrics = step(replicated, images, labels)
-    history.append({name: float(value[0]) for name, value in metrics.items()})
+    history.append({name: float(value) for name, value in metrics.items()})
   first, last = history[0], history[-1]
   # At initialization the class logits are near 0: each cross-entropy is about log 10.
   np.testing.assert_allclose(first['d_classifier_loss'], 2 * np.log(10), rtol=0.05)

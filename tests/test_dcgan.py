@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import distributed
 from gan_jax.models import dcgan
 from gan_jax.models import layers
 
@@ -302,7 +303,7 @@ def test_evaluation_uses_running_averages(network):
 
 
 @pytest.mark.parametrize('network', ['generator', 'discriminator'])
-def test_pmap_batch_statistics_equal_global_batch_statistics(network):
+def test_data_parallel_batch_statistics_equal_global_batch_statistics(network):
   num_devices = 8
   assert jax.local_device_count() >= num_devices, 'tests/conftest.py provides 8 CPU devices'
   if network == 'generator':
@@ -315,16 +316,18 @@ def test_pmap_batch_statistics_equal_global_batch_statistics(network):
   expected_outputs, expected = make().apply(variables, inputs, train=True, mutable=['batch_stats'])
 
   data_parallel = make(batch_axis_name='batch')
-  outputs, updates = jax.pmap(
+  mesh = distributed.data_mesh(jax.local_devices()[:num_devices])
+  outputs, updates = distributed.per_device(
     lambda variables, inputs: data_parallel.apply(
       variables, inputs, train=True, mutable=['batch_stats']
     ),
-    axis_name='batch',
-    in_axes=(None, 0),
-    devices=jax.local_devices()[:num_devices],
-  )(variables, inputs.reshape(num_devices, 2, *inputs.shape[1:]))
+    mesh,
+    (jax.P(), jax.P('batch')),
+    (jax.P('batch'), jax.P()),
+  )(variables, inputs)
   # Every device holds the statistics of the global batch.
-  jax.tree.map(lambda a, b: _assert_close(a, np.broadcast_to(b, a.shape)), updates, expected)
+  for shard in jax.tree.leaves(updates)[0].addressable_shards:
+    _assert_close(np.asarray(shard.data), jax.tree.leaves(expected)[0])
+  jax.tree.map(lambda a, b: _assert_close(np.asarray(a), b), updates, expected)
   # Normalized with the global statistics, each shard's outputs are the global call's.
-  outputs, expected_outputs = _images_or_logits(outputs), _images_or_logits(expected_outputs)
-  _assert_close(outputs.reshape(expected_outputs.shape), expected_outputs)
+  _assert_close(_images_or_logits(outputs), _images_or_logits(expected_outputs))

@@ -75,25 +75,19 @@ def test_stream_is_a_function_of_seed_and_step():
   assert not np.array_equal(epochs[0], epochs[1])  # Reshuffled every epoch.
 
 
-def test_processes_read_disjoint_shards(monkeypatch):
+def test_processes_read_their_contiguous_block_of_the_global_batch(monkeypatch):
   images = np.arange(64, dtype=np.uint8).reshape(64, 1, 1, 1)
   source = _array_dataset(images)
+  whole = _first_batches(source, 2)  # One process: the global batches [2, 16, ...].
   monkeypatch.setattr(input_pipeline.jax, 'process_count', lambda: 2)
   monkeypatch.setattr(input_pipeline.jax, 'device_count', lambda: 2)
-  shards = []
   for index in (0, 1):
     monkeypatch.setattr(input_pipeline.jax, 'process_index', lambda index=index: index)
-    (batch,) = _first_batches(source, 1)
-    assert batch.shape == (2, 8, 1, 1, 1)  # Half of the global batch of 16.
-    shards.append(set(np.round((batch.ravel() + 1) * 127.5).astype(int)))
-  assert not shards[0] & shards[1] and len(shards[0] | shards[1]) == 32
-
-
-def test_shard_splits_the_batch_over_local_devices():
-  batch = np.arange(2 * 16).reshape(2, 16, 1, 1, 1).astype(np.float32)
-  sharded = input_pipeline.shard(batch)
-  assert sharded.shape == (8, 2, 2, 1, 1, 1)
-  np.testing.assert_array_equal(sharded[3, 1, :, 0, 0, 0], [22, 23])
+    shares = _first_batches(source, 2)
+    for share, batch in zip(shares, whole):
+      assert share.shape == (2, 8, 1, 1, 1)  # Half of the global batch of 16.
+      # Process p holds rows [8p, 8p + 8) of each of the step's global batches.
+      np.testing.assert_array_equal(share, batch[:, 8 * index : 8 * index + 8])
 
 
 def test_tfds_source_reads_through_data_source(monkeypatch):
@@ -126,7 +120,7 @@ def test_batch_size_must_divide_by_device_count():
   with pytest.raises(
     errors.ConfigError, match=r'batch_size=12 must be a positive multiple .* \(8\)'
   ):
-    input_pipeline.per_process_batch_size(12)
+    input_pipeline.check_batch_size(12)
 
 
 def test_bundled_faces_are_the_lfw_faces_resized():

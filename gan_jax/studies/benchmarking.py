@@ -1,7 +1,7 @@
 """Timing the real train step of a config against the machine's matmul peak.
 
-The step timed is the one training runs (`step.train_step`, pmapped over the
-local devices, state donated), on a batch of the data set's shape; the input
+The step timed is the one training runs (`step.train_step`, data parallel over the
+devices, state donated), on a batch of the data set's shape; the input
 pipeline is left out so that the figures are the step's own. FLOPs come from
 XLA's cost analysis of the compiled step, and the achieved FLOP/s is set
 against a large float32 matmul timed in the same process: the practical peak
@@ -13,15 +13,14 @@ import os
 import statistics
 import time
 
-import flax.jax_utils
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from gan_jax import assembly
+from gan_jax import distributed
 from gan_jax import input_pipeline
-from gan_jax import step
 from gan_jax import train
 
 
@@ -100,17 +99,14 @@ def _placed_batch(config: ml_collections.ConfigDict, info) -> tuple:
   Images in [-1, 1], and class labels if `config` is conditional; one
   per-process batch for each of the step's D updates.
   """
-  per_process = input_pipeline.per_process_batch_size(config.train.batch_size)
+  input_pipeline.check_batch_size(config.train.batch_size)
+  per_process = distributed.process_share(config.train.batch_size)[1]
   rng = np.random.default_rng(0)
   batch_shape = (config.train.discriminator_steps, per_process)
   batch = (rng.uniform(-1, 1, (*batch_shape, *info.image_shape)).astype(np.float32),)
   if assembly.is_conditional(config):
     batch += (rng.integers(0, info.num_classes, batch_shape, dtype=np.int32),)
-  return next(
-    flax.jax_utils.prefetch_to_device(
-      iter([input_pipeline.shard(batch)]), 1, axis_name=step.BATCH_AXIS
-    )
-  )
+  return distributed.global_batch(batch, distributed.data_mesh())
 
 
 def _compile_step(gan, state, batch) -> tuple:
@@ -126,7 +122,7 @@ def _compile_step(gan, state, batch) -> tuple:
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   # The cost analysis is of one device's program.
-  flops_per_step = float(cost.get('flops', 0.0)) * jax.local_device_count()
+  flops_per_step = float(cost.get('flops', 0.0)) * jax.device_count()
   return compiled, compile_seconds, flops_per_step
 
 
@@ -158,7 +154,8 @@ def benchmark_train_step(
   """Compiles and times the train step of `config` on all local devices."""
   _, info = input_pipeline.get_source(config.data)
   gan = assembly.build(config, info.image_shape, info.num_classes)
-  state = train.replicate(assembly.initial_state(config, gan, info.image_shape))
+  state = assembly.initial_state(config, gan, info.image_shape)
+  state = distributed.replicate(state, distributed.data_mesh())
   batch = _placed_batch(config, info)
   compiled, compile_seconds, flops_per_step = _compile_step(gan, state, batch)
   # The last step's outputs stay referenced, so that the device memory measured below counts them.

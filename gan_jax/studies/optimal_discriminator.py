@@ -33,10 +33,10 @@ import optax
 from scipy import special
 
 from gan_jax import assembly
+from gan_jax import distributed
 from gan_jax import errors
 from gan_jax import losses
 from gan_jax import step
-from gan_jax import train
 from gan_jax import workdirs
 from gan_jax.models import toy
 from gan_jax.studies import theory
@@ -178,12 +178,13 @@ def generator_gradient_norms(
       for name in SATURATION_LOSSES
     }
 
-  devices = toy_train.run_devices()
-  metrics = jax.pmap(steps, axis_name=step.BATCH_AXIS, devices=devices)(
-    train.replicate(state, devices), train.replicate(real, devices)
+  mesh = toy_train.run_mesh()
+  per_device = distributed.per_device(steps, mesh, (jax.P(), jax.P()), jax.P())
+  metrics = jax.jit(per_device)(
+    distributed.replicate(state, mesh), distributed.replicate(real, mesh)
   )
   return {
-    name: {k: float(metrics[name][k][0]) for k in ('g_grad_norm', 'd_fake')}
+    name: {k: float(distributed.local_copy(metrics[name][k])) for k in ('g_grad_norm', 'd_fake')}
     for name in SATURATION_LOSSES
   }
 

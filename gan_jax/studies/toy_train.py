@@ -7,12 +7,12 @@ the models, loss, penalty and optimizers; `step.train_step` is the step), on
   - the real batches are drawn on the device from the toy distribution, from
     `fold_in(data key, step)`: every draw is a function of the seed and the
     step, so a run is deterministic, and there is no input pipeline;
-  - `train.log_every` steps run as one `lax.scan` inside the pmap: a toy step
+  - `train.log_every` steps run as one `lax.scan` in one program: a toy step
     takes about a millisecond, less than dispatching it from Python would.
 
-The run uses one device, pmapped over (the train step averages over the
-named axis): toy steps are far too small to gain from data parallelism (on 8
-CPU devices the step is 3.5x slower than on one).
+The run uses a mesh of one device (`run_mesh`; the train step averages over
+its named axis): toy steps are far too small to gain from data parallelism
+(on 8 CPU devices the step is 3.5x slower than on one).
 
 After every chunk of steps the host evaluates G and D on fixed inputs
 (`toy_evaluation`) for the curves; every `train.plot_every` steps it keeps a
@@ -34,11 +34,11 @@ from absl import logging
 from jax import lax
 
 from gan_jax import assembly
+from gan_jax import distributed
 from gan_jax import errors
 from gan_jax import monitoring
 from gan_jax import step
 from gan_jax import summaries
-from gan_jax import train
 from gan_jax import workdirs
 from gan_jax.state import GANState
 from gan_jax.studies import toy_data
@@ -67,9 +67,9 @@ def check_schedule(config: ml_collections.ConfigDict) -> None:
     )
 
 
-def run_devices() -> list:
-  """The one device of a toy run, as a list for pmap."""
-  return jax.local_devices()[:1]
+def run_mesh() -> jax.sharding.Mesh:
+  """The mesh of a toy run: its one device, with the train step's axis."""
+  return distributed.data_mesh(jax.local_devices()[:1])
 
 
 def make_train_chunk(
@@ -80,7 +80,7 @@ def make_train_chunk(
   batch_size: int,
   discriminator_steps: int,
 ) -> Callable[[GANState, jax.Array], tuple[GANState, dict[str, jax.Array]]]:
-  """`chunk(replicated_state, data_rng) -> (state, metrics [1, num_steps])`, pmapped.
+  """`chunk(replicated_state, data_rng) -> (state, metrics [num_steps])`, jitted on `run_mesh`.
 
   Runs `num_steps` train steps as one `lax.scan` on one device; step s draws
   its real data, [k, batch_size, d], from `fold_in(data_rng, s)`.
@@ -96,14 +96,13 @@ def make_train_chunk(
 
     return lax.scan(body, state, length=num_steps)
 
-  return jax.pmap(
-    chunk, axis_name=step.BATCH_AXIS, devices=run_devices(), in_axes=(0, None), donate_argnums=(0,)
-  )
+  per_device = distributed.per_device(chunk, run_mesh(), (jax.P(), jax.P()), (jax.P(), jax.P()))
+  return jax.jit(per_device, donate_argnums=(0,))
 
 
 def _host_state(replicated) -> GANState:
   """The state of the run's one device, on the host."""
-  return jax.device_get(train.unreplicate(replicated))
+  return jax.device_get(distributed.local_copy(replicated))
 
 
 def initial_values(config: ml_collections.ConfigDict, gan: step.GAN, distribution):
@@ -181,7 +180,7 @@ def train_toy(
   history = [{'step': 0, **toy_evaluation.generator_scalars(distribution, evaluation.samples)}]
   snapshots = [evaluation]
 
-  replicated = train.replicate(state, run_devices())
+  replicated = distributed.replicate(state, run_mesh())
   start = time.perf_counter()
   train_chunk = make_train_chunk(
     gan,
