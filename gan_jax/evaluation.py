@@ -4,7 +4,9 @@ An `Evaluator` is built once per run from the config's `eval` section: it
 draws `num_reference` real images from the data set's reference split,
 computes their features once, and then scores any generator state by drawing
 `num_samples` images and running the named metrics (`METRICS`) on features,
-class probabilities or pixels of both sets. Every number comes with the
+class probabilities or pixels of both sets. In a job of several processes,
+each draws and embeds its block of the images (`distributed.row_block`) and
+the blocks are gathered, so every process gets the numbers of one process. Every number comes with the
 protocol that produced it (`Evaluator.protocol`), which `experiments.evaluate`
 writes next to the numbers in eval.json.
 
@@ -23,6 +25,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import config_sections
+from gan_jax import distributed
 from gan_jax import errors
 from gan_jax import input_pipeline
 from gan_jax.metrics import fid
@@ -257,6 +260,7 @@ class Evaluator:
         self._network, eval_settings, image_shape
       )
     self._latent_dim, self._num_classes = latent_dim, num_classes
+    self._image_shape = tuple(image_shape)
     self._generate = generate
     real, reference_description = reference_images(
       config.data, eval_settings.reference_split, eval_settings.num_reference, eval_settings.seed
@@ -274,29 +278,56 @@ class Evaluator:
       'metrics': {name: METRICS[name].protocol for name in self._metric_names},
     }
 
-  def _observe(self, images: np.ndarray) -> Observations:
+  def _observe(self, images: np.ndarray, multiple: int = 1) -> Observations:
+    """The observations of all `images`, from this process's `row_block` of them and the
+    other processes' blocks."""
+    rows = distributed.row_block(len(images), multiple)
+    block = self._observe_block(images[rows.start : rows.stop])
+    return self._gather(block, len(images), multiple)
+
+  def _observe_block(self, images: np.ndarray) -> Observations:
+    if not len(images):  # A process left without rows still gives the shapes to gather.
+      return jax.tree.map(lambda x: x[:0], self._observe_block(np.zeros((1, *images.shape[1:]))))
     features = probs = None
     if self._network is not None:
       features, probs = self._features_and_probs(images)
     return Observations(features, probs, _pixels(images))
 
-  def generated_images(self, generator_state) -> np.ndarray:
-    """`num_samples` images [N, H, W, C] in [-1, 1] from G in evaluation mode."""
+  @staticmethod
+  def _gather(block: Observations, total: int, multiple: int) -> Observations:
+    gather = lambda rows: None if rows is None else distributed.gather_rows(rows, total, multiple)
+    return Observations(*(gather(rows) for rows in block))
+
+  def generated_images(self, generator_state, rows: Optional[range] = None) -> np.ndarray:
+    """Images [len(rows), H, W, C] in [-1, 1] from G in evaluation mode: the `rows` of the
+    `num_samples` (all by default), drawn in batches of `batch_size` from fixed noise.
+
+    `rows` starts at a multiple of `batch_size` (the images do not depend on
+    which process draws them).
+    """
     settings = self._settings
+    rows = range(settings.num_samples) if rows is None else rows
     rng = jax.random.fold_in(jax.random.PRNGKey(settings.seed), 2)
     batches = []
-    for start in range(0, settings.num_samples, settings.batch_size):
-      size = min(settings.batch_size, settings.num_samples - start)
+    for start in range(rows.start, rows.stop, settings.batch_size):
+      size = min(settings.batch_size, rows.stop - start)
       z = jax.random.normal(jax.random.fold_in(rng, start), (size, self._latent_dim))
       labels = None
       if self._num_classes:
         labels = (start + jnp.arange(size, dtype=jnp.int32)) % self._num_classes
       batches.append(np.asarray(self._generate(generator_state, z, labels)))
-    return np.concatenate(batches)
+    return np.concatenate(batches) if batches else np.zeros((0, *self._image_shape), np.float32)
 
   def evaluate(self, generator_state) -> dict[str, float]:
-    """Every configured metric of G's samples against the reference images."""
-    fake = self._observe(self.generated_images(generator_state))
+    """Every configured metric of G's samples against the reference images.
+
+    With several processes, every process calls this (it gathers) and gets
+    the same numbers.
+    """
+    total, batch_size = self._settings.num_samples, self._settings.batch_size
+    rows = distributed.row_block(total, batch_size)
+    block = self._observe_block(self.generated_images(generator_state, rows))
+    fake = self._gather(block, total, batch_size)
     results = {}
     for name in self._metric_names:
       results.update(METRICS[name].compute(self._real, fake))
