@@ -1,8 +1,14 @@
-"""What every absl app here shares: the workdir default and clean errors.
+"""What every absl app here shares: the workdir default, clean errors, and joining a job.
 
 A user's mistake (a bad config value, missing data, an interrupted run) ends
 the app with the project's one-line message and a non-zero exit code, not a
 traceback from inside JAX; `--traceback` shows the traceback too.
+
+Every app starts JAX's distributed runtime before it touches a device
+(`gan_jax.distributed.initialize`): on a cluster JAX detects (TPU pod slice,
+SLURM, Open MPI, Kubernetes) with no flags, elsewhere with
+--coordinator_address, --num_processes and --process_id; a lone process
+with none of them runs as it always has.
 """
 
 import logging as std_logging
@@ -15,9 +21,25 @@ from absl import flags
 from absl import logging
 from ml_collections.config_flags import config_flags
 
+from gan_jax import distributed
 from gan_jax import errors
 
 _TRACEBACK = flags.DEFINE_bool('traceback', False, 'Show the full traceback of a gan_jax error.')
+_COORDINATOR_ADDRESS = flags.DEFINE_string(
+  'coordinator_address', None, 'HOST:PORT of process 0 of a job of several processes.'
+)
+_NUM_PROCESSES = flags.DEFINE_integer(
+  'num_processes', None, 'Processes of the job (with --coordinator_address).', lower_bound=1
+)
+_PROCESS_ID = flags.DEFINE_integer(
+  'process_id', None, "This process's index in the job, 0 to num_processes - 1.", lower_bound=0
+)
+_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
+  'heartbeat_timeout',
+  100,
+  'Seconds after which a silent process of the job is taken for dead and the others stop.',
+  lower_bound=1,
+)
 
 
 def default_workdir(config_path: str) -> str:
@@ -100,6 +122,12 @@ def run(main: Callable[[list[str]], None]) -> None:
     for logger in (logging.get_absl_logger(), std_logging.getLogger('asyncio')):
       logger.addFilter(lambda record: not _is_library_chatter(record))
     try:
+      distributed.initialize(
+        _COORDINATOR_ADDRESS.value,
+        _NUM_PROCESSES.value,
+        _PROCESS_ID.value,
+        heartbeat_timeout_seconds=_HEARTBEAT_TIMEOUT.value,
+      )
       main(argv)
     except errors.GanJaxError as e:
       if _TRACEBACK.value:

@@ -15,6 +15,7 @@ says how to get.
 import json
 import os
 
+import jax
 import ml_collections
 from absl import flags
 from ml_collections import config_flags
@@ -57,7 +58,9 @@ def main(argv):
     image_shape=info.image_shape,
     num_classes=info.num_classes if assembly.is_conditional(run_config) else 0,
   )
-  results = evaluator.evaluate(state.sampling_generator())
+  results = evaluator.evaluate(state.sampling_generator())  # Split over the processes.
+  if jax.process_index() != 0:
+    return
   step = int(state.step)
   print(format_table(step, results))
   record = {

@@ -8,6 +8,7 @@ N // num_classes columns); --out_dir=FOLDER writes them to FOLDER instead.
 
 import os
 
+import jax
 import numpy as np
 from absl import flags
 from absl import logging
@@ -57,10 +58,12 @@ def main(argv):
   out_dir = _OUT_DIR.value or os.path.join(_WORKDIR.value, 'samples')
   try:
     # Before the checkpoint is loaded and G runs, so that a bad folder fails at once.
-    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(out_dir, exist_ok=True)  # On every process: a failure stops them all.
   except OSError as e:
     raise _unwritable(out_dir, e) from e
   generate, state = train.restore_for_sampling(config, _WORKDIR.value)
+  if jax.process_index() != 0:
+    return  # Every process reads the checkpoint (Orbax's restore is collective); one writes.
   num_classes = workdirs.read_data_info(_WORKDIR.value).num_classes
   z, labels, columns = sampling.sample_grid_inputs(
     _SEED.value,
