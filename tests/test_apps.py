@@ -61,6 +61,10 @@ def test_train_then_sample(trained_run):
     ),
     ('--config.optimizer.generator.name=adagrad', "Error: Unknown optimizer 'adagrad'"),
     ('--config.train.batch_size=12', 'Error: train.batch_size=12 must be a positive multiple'),
+    (
+      '--num_processes=2',
+      'Error: --coordinator_address, --num_processes and --process_id go together; set all three',
+    ),
   ],
 )
 def test_bad_input_is_one_line_and_non_zero_exit(tmp_path, flag, message):
@@ -68,6 +72,32 @@ def test_bad_input_is_one_line_and_non_zero_exit(tmp_path, flag, message):
   assert result.returncode != 0
   assert message in result.stderr
   assert 'Traceback' not in result.stderr
+
+
+def test_process_id_outside_the_job_is_one_line(tmp_path):
+  result = _run(
+    'experiments.train',
+    TINY,
+    f'--workdir={tmp_path}',
+    '--coordinator_address=localhost:1',
+    '--num_processes=2',
+    '--process_id=2',
+  )
+  assert result.returncode != 0 and 'Traceback' not in result.stderr
+  assert 'Error: --process_id=2 must be in [0, 1] for --num_processes=2.' in result.stderr
+
+
+@pytest.mark.parametrize('name', ['train', 'evaluate', 'sample'])
+def test_the_apps_import_without_starting_jax(name):
+  # jax.distributed.initialize must run before any device use: importing an
+  # app (and so the library) must not start a backend.
+  code = (
+    f'import experiments.{name}\n'
+    'from jax._src import xla_bridge\n'
+    'assert not xla_bridge.backends_are_initialized()'
+  )
+  result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr[-2000:]
 
 
 @pytest.mark.parametrize('count', ['0', '-5'])
