@@ -179,6 +179,24 @@ def gather_rows(local: np.ndarray, total: int, multiple: int = 1) -> np.ndarray:
   return gathered.reshape(-1, *local.shape[1:])[:total]
 
 
+def on_process_0(fn: Callable):
+  """`fn()` on process 0 alone, its result there (None elsewhere); if it raises, all raise.
+
+  For the work one process does for the job (locking the workdir, writing
+  its files) where the others must not go on to wait at a collective for a
+  process that stopped.
+  """
+  result = error = None
+  if jax.process_index() == 0:
+    try:
+      result = fn()
+    except Exception as e:  # pylint: disable=broad-except
+      error = e
+  if max_over_processes(int(error is not None)):
+    raise error or errors.GanJaxError('Process 0 of the job stopped; its output says why.')
+  return result
+
+
 def barrier(name: str) -> None:
   """Waits until every process reaches the barrier `name`."""
   if jax.process_count() > 1:

@@ -246,8 +246,7 @@ def _restore_or_start(config, gan, info, workdir: str, manager, mesh) -> GANStat
   state = checkpoint.restore_latest(manager, state) or state
   if int(state.step):
     logging.info('Resuming from the checkpoint at step %d.', int(state.step))
-  if jax.process_index() == 0:
-    workdirs.write_run_files(workdir, config, info)
+  distributed.on_process_0(lambda: workdirs.write_run_files(workdir, config, info))
   return state
 
 
@@ -290,7 +289,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   source, info = input_pipeline.get_source(config.data)
   gan = assembly.build(config, info.image_shape, info.num_classes)
   input_pipeline.check_batch_size(config.train.batch_size)  # Fails early if uneven.
-  lock = workdirs.lock(workdir) if is_chief else None
+  lock = distributed.on_process_0(lambda: workdirs.lock(workdir))
   try:
     return _train(config, gan, source, info, workdir, is_chief)
   except Exception as e:

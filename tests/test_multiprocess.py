@@ -239,3 +239,18 @@ def test_when_a_process_dies_the_other_stops_and_the_run_resumes(tmp_path):
   )
   assert int(state.step) == newest + 2
   assert summaries.read_metrics(workdir)[-1]['step'] == newest + 2
+
+
+def test_when_process_0_cannot_start_the_others_stop_too(tmp_path):
+  workdir = str(tmp_path / 'run')
+  held = workdirs.lock(workdir)  # Another job is training there.
+  try:
+    processes = _launch(workdir, _overrides('gan_mnist'), tmp_path)
+    codes = _wait(processes, tmp_path, timeout=120)  # Not the heartbeat's 100 s on top.
+  finally:
+    workdirs.unlock(held)
+  assert codes == [1, 1], _logs(tmp_path)
+  with open(tmp_path / 'process_0.log') as f:
+    assert 'Error: ' in f.read()
+  with open(tmp_path / 'process_1.log') as f:
+    assert 'Error: Process 0 of the job stopped; its output says why.' in f.read()
