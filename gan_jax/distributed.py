@@ -59,6 +59,9 @@ def initialize(
       )
     if num_processes == 1:
       return
+  # JAX's default today; set so that a change of default cannot leave CPU
+  # jobs without cross-process collectives.
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
   try:
     jax.distributed.initialize(
       coordinator_address,
