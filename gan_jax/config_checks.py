@@ -30,6 +30,7 @@ checked by `gan_jax.studies.toy_data`.
   model.generator_hidden_sizes, discriminator_hidden_sizes
                                           a sequence of integers >= 1
   model.discriminator_dropout             in [0, 1): a rate of 1 drops every unit
+  model.dtype                             'float32' or 'bfloat16' (`config_sections.MODEL_DTYPES`)
   data.image_size, data.crop_size         an integer >= 0 (0: as stored, the usual crop)
   loss.real_label                         in (0, 1] (1: no label smoothing)
   loss.auxiliary_weight, penalty.weight, penalty.clip_weights
@@ -98,6 +99,11 @@ SIZES = Rule(
   lambda v: isinstance(v, (tuple, list)) and all(_is_integer(n) and n >= 1 for n in v),
 )
 BOOLEAN = Rule('True or False', 'the other', lambda v: isinstance(v, bool))
+DTYPE = Rule(
+  ' or '.join(map(repr, config_sections.MODEL_DTYPES)),
+  "'bfloat16' (mixed precision)",
+  lambda v: v in config_sections.MODEL_DTYPES,
+)
 
 _OPTIMIZER_RULES = dict(
   learning_rate=_number('> 0', lambda v: v > 0),
@@ -119,6 +125,7 @@ SECTION_RULES: dict[str, dict[str, Rule]] = {
     discriminator_hidden_sizes=SIZES,
     discriminator_dropout=FRACTION,
     reference_batch_size=COUNT,
+    dtype=DTYPE,
   ),
   'loss': dict(real_label=_number('in (0, 1]', lambda v: 0 < v <= 1), auxiliary_weight=WEIGHT),
   'penalty': dict(weight=WEIGHT, clip_weights=WEIGHT),

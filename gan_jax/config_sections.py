@@ -18,6 +18,11 @@ import ml_collections
 # Fields every family reads: conditioning (how class labels enter G and D:
 # 'none', 'embedding', 'projection', 'auxiliary'; see models/conditioning.py),
 # latent_dim (the size of z ~ N(0, I)) and discriminator_normalization.
+# The image families also read dtype: one of `MODEL_DTYPES`, the precision of
+# their activations, matrix products and convolutions; 'bfloat16' is mixed
+# precision (parameters, optimizer state, batch-norm statistics and losses stay
+# float32; Micikevicius et al. 2018; see gan_jax/models/__init__.py).
+MODEL_DTYPES = ('float32', 'bfloat16')
 _MLP_FIELDS = dict(
   latent_dim=64,
   # The MLPs of Aakash's GAN-variants slides: G 64 -> 256 -> 256 -> 784, D 784 -> 256 -> 256 -> 1.
@@ -30,6 +35,7 @@ _MLP_FIELDS = dict(
   # 'layer', 'spectral'.
   generator_normalization='none',
   reference_batch_size=64,
+  dtype='float32',
 )
 _DCGAN_FIELDS = dict(
   latent_dim=100,  # As in Radford et al. 2015.
@@ -38,6 +44,7 @@ _DCGAN_FIELDS = dict(
   discriminator_normalization='batch',
   generator_normalization='batch',  # Choices as for the MLP.
   reference_batch_size=64,
+  dtype='float32',
 )
 # The toy studies' generators on vectors (`gan_jax/models/toy.py`) and their
 # MLP discriminator: three hidden layers, as in Strakhov's blog post (2018).

@@ -8,6 +8,10 @@ updates, each on its own real batch and noise, then one G update, then the
 EMA of G's weights. Everything static (the modules, the loss, the optimizers)
 is a field of `GAN`, bound with `functools.partial`; everything that changes
 is in `GANState`.
+
+The losses, penalties and metrics are float32 whatever the models' dtype: D's
+logits are cast to float32 as they leave D, and G's images are float32 (mixed
+precision, Micikevicius et al. 2018; see `gan_jax.models`).
 """
 
 import dataclasses
@@ -131,6 +135,18 @@ def _apply_train(module: nn.Module, params, model_state, inputs, labels, dropout
   )
 
 
+def _discriminate(gan: GAN, params, model_state, images, labels, dropout_rng):
+  """D's training-mode pass: (`DiscriminatorLogits` in float32, updated model_state).
+
+  A bfloat16 D's logits are cast before any loss, penalty or sigmoid reads
+  them; the gradients flow back through the cast in bfloat16.
+  """
+  outputs, model_state = _apply_train(
+    gan.discriminator, params, model_state, images, labels, dropout_rng
+  )
+  return jax.tree.map(lambda logits: logits.astype(jnp.float32), outputs), model_state
+
+
 def _apply_update(player: PlayerState, grads, optimizer, model_state) -> PlayerState:
   updates, opt_state = optimizer.update(grads, player.opt_state, player.params)
   return PlayerState(optax.apply_updates(player.params, updates), model_state, opt_state)
@@ -140,7 +156,7 @@ class GeneratorForward(NamedTuple):
   """G's training-mode forward pass on fresh noise, kept for G's own update.
 
   Attributes:
-    images: G(z, y), [batch, H, W, C].
+    images: G(z, y), [batch, H, W, C], float32 whatever G's dtype.
     pullback: the VJP of the pass: cotangent of `images` -> (grads of G's params,).
     model_state: G's model state after the pass (e.g. new batch statistics).
   """
@@ -167,20 +183,14 @@ def _discriminator_loss(gan: GAN, params, d: PlayerState, real, fake, labels, rn
   dropout_rng = _per_device(jax.random.split(rng)[1])
   # Real and generated data go through D separately, so each batch is
   # normalized with its own statistics, as in the DCGAN reference code.
-  real_out, model_state = _apply_train(
-    gan.discriminator, params, d.model_state, real, labels, dropout_rng
-  )
-  fake_out, model_state = _apply_train(
-    gan.discriminator, params, model_state, fake, labels, dropout_rng
-  )
+  real_out, model_state = _discriminate(gan, params, d.model_state, real, labels, dropout_rng)
+  fake_out, model_state = _discriminate(gan, params, model_state, fake, labels, dropout_rng)
   terms = gan.loss(real_out.logits, fake_out.logits)
 
   # The penalty's forward passes see D's model state of this update; their
   # updates of it are dropped, so only the loss's two passes move it.
   def logits_fn(penalty_params, images):
-    return _apply_train(
-      gan.discriminator, penalty_params, d.model_state, images, labels, dropout_rng
-    )[0].logits
+    return _discriminate(gan, penalty_params, d.model_state, images, labels, dropout_rng)[0].logits
 
   penalty_rng = _per_device(jax.random.fold_in(rng, 1))
   penalty = gan.penalty(logits_fn, params, real, fake, penalty_rng)
@@ -265,8 +275,8 @@ def generator_step(
     G's new state, and g_loss, g_grad_norm (with an AC-GAN D also g_classifier_loss).
   """
   dropout_rng = _per_device(jax.random.fold_in(rng, 1))
-  discriminate = lambda images: _apply_train(
-    gan.discriminator, discriminator.params, discriminator.model_state, images, labels, dropout_rng
+  discriminate = lambda images: _discriminate(
+    gan, discriminator.params, discriminator.model_state, images, labels, dropout_rng
   )[0]
 
   def loss_fn(fake):

@@ -7,11 +7,28 @@ one contract: G(z [batch, latent_dim], labels=None, *, train) -> images
 conditioning='auxiliary'; see `conditioning`). The builders below turn the
 `model` section of a config (`gan_jax.config_sections.model_config`, whose
 `MODEL_FIELDS` lists each family's fields) into the two modules.
+
+Mixed precision. The image families' `model.dtype` ('float32' or 'bfloat16',
+`DTYPES`) is the dtype their activations, matrix products and convolutions
+are computed in. 'bfloat16' follows Micikevicius et al. 2018 (Mixed Precision
+Training, section 3), with bfloat16 in place of their float16:
+  - the parameters are a float32 master copy (3.1), cast to bfloat16 where a
+    layer uses them (flax's `dtype` against `param_dtype`), so the gradients,
+    the optimizer state and the EMA of G are float32;
+  - what sums many terms or loses digits to cancellation is float32 (3.3):
+    the statistics of batch, virtual batch and layer norm and the running
+    averages in 'batch_stats', spectral norm's power iteration (on the
+    float32 weights), and the losses, which `gan_jax.step` computes from D's
+    logits cast to float32;
+  - no loss scaling (3.2): bfloat16 has float32's exponent range.
+G's images are float32 whatever the dtype (its output tanh is computed in
+float32), as the real images are.
 """
 
 from typing import Any, Callable, Optional
 
 import flax.linen as nn
+import jax.numpy as jnp
 import ml_collections
 
 from gan_jax import errors
@@ -22,6 +39,10 @@ from gan_jax.models import mlp
 from gan_jax.models import toy
 
 ModelPair = tuple[nn.Module, nn.Module]
+
+# model.dtype -> the dtype of the image families' computation (the names:
+# `config_sections.MODEL_DTYPES`).
+DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
 
 def _check_normalization(player: str, family: str, normalization: str, valid) -> None:
@@ -39,6 +60,13 @@ def _generator_normalization(config, family: str) -> dict[str, Any]:
   return dict(normalization=normalization, reference_batch_size=config.reference_batch_size)
 
 
+def _dtype(config) -> Any:
+  """The dtype named by model.dtype, of an image family's computation."""
+  if config.dtype not in DTYPES:
+    raise errors.unknown_name_error('model.dtype', config.dtype, DTYPES)
+  return DTYPES[config.dtype]
+
+
 def _mlp(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
   # D's examples never meet, so D has no batch norm (hence no batch statistics).
   _check_normalization(
@@ -50,12 +78,14 @@ def _mlp(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels
     batch_axis_name=batch_axis_name,
     **_generator_normalization(config, 'mlp'),
     **labels,
+    dtype=_dtype(config),
   )
   discriminator = mlp.Discriminator(
     hidden_sizes=tuple(config.discriminator_hidden_sizes),
     dropout_rate=config.discriminator_dropout,
     normalization=config.discriminator_normalization,
     **labels,
+    dtype=_dtype(config),
   )
   return generator, discriminator
 
@@ -76,6 +106,7 @@ def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labe
     base_width=config.base_width,
     batch_axis_name=batch_axis_name,
     **labels,
+    dtype=_dtype(config),
   )
   generator = dcgan.Generator(**shared, **_generator_normalization(config, 'dcgan'))
   discriminator = dcgan.Discriminator(**shared, normalization=config.discriminator_normalization)
@@ -132,9 +163,9 @@ def get_models(
     num_classes: classes of the data's labels; 0 for data without labels.
 
   Raises:
-    ConfigError: for an unknown family or conditioning name, a normalization
-      the family does not have, a shape it cannot make, or a conditional
-      model on data without labels.
+    ConfigError: for an unknown family, conditioning or dtype name, a
+      normalization the family does not have, a shape it cannot make, or a
+      conditional model on data without labels.
   """
   if config.name not in MODELS:
     raise errors.unknown_name_error('model', config.name, MODELS)

@@ -28,6 +28,7 @@ from typing import NamedTuple, Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax.typing import Dtype
 
 CONDITIONINGS = ('none', 'embedding', 'projection', 'auxiliary')
 
@@ -88,10 +89,13 @@ class DiscriminatorOutput(nn.Module):
   Attributes:
     num_classes: number of classes.
     conditioning: one of `CONDITIONINGS`.
+    dtype: of the embedding's and the classifier's computation (their
+      parameters stay float32).
   """
 
   num_classes: int
   conditioning: str
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(
@@ -104,10 +108,14 @@ class DiscriminatorOutput(nn.Module):
     """
     if self.conditioning == 'projection':
       embedding = nn.Embed(
-        self.num_classes, features.shape[-1], embedding_init=nn.initializers.normal(0.02)
+        self.num_classes,
+        features.shape[-1],
+        embedding_init=nn.initializers.normal(0.02),
+        dtype=self.dtype,
       )
       projection = jnp.sum(embedding(_require_labels(labels)) * features, axis=-1)
       return DiscriminatorLogits(logits + projection)
     if self.conditioning == 'auxiliary':
-      return DiscriminatorLogits(logits, nn.Dense(self.num_classes, name='classifier')(features))
+      classifier = nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')
+      return DiscriminatorLogits(logits, classifier(features))
     return DiscriminatorLogits(logits)

@@ -26,7 +26,8 @@ With train=False the running averages are used.
 
 Both players can be class-conditional (`gan_jax.models.conditioning`); G can
 replace BatchNorm by virtual batch norm, layer norm or spectral normalization
-(`generator_normalization`), D by layer norm or spectral normalization.
+(`generator_normalization`), D by layer norm or spectral normalization. Both
+compute in `dtype` (bfloat16: mixed precision, see `gan_jax.models`).
 """
 
 import functools
@@ -36,6 +37,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax.typing import Dtype
 
 from gan_jax.models import conditioning
 from gan_jax.models import layers
@@ -61,7 +63,9 @@ def _stages(image_size: int) -> tuple[int, int]:
   return first_map_size, int(math.log2(image_size // first_map_size))
 
 
-def _batch_norm(train: bool, batch_axis_name: Optional[str]) -> functools.partial:
+def _batch_norm(train: bool, batch_axis_name: Optional[str], dtype: Dtype) -> functools.partial:
+  # Flax computes the batch statistics and keeps the running ones in float32
+  # whatever `dtype`, the dtype of the normalized output.
   return functools.partial(
     nn.BatchNorm,
     use_running_average=not train,
@@ -69,6 +73,7 @@ def _batch_norm(train: bool, batch_axis_name: Optional[str]) -> functools.partia
     epsilon=1e-5,
     scale_init=_batch_norm_scale_init,
     axis_name=batch_axis_name,
+    dtype=dtype,
   )
 
 
@@ -87,6 +92,8 @@ class Generator(nn.Module):
       (Salimans et al. 2016), 'layer', 'spectral' (every layer), 'none'.
     reference_batch_size: size of the fixed reference batch of 'virtual_batch'.
     num_classes, conditioning: see `gan_jax.models.conditioning`.
+    dtype: of the hidden computation (parameters stay float32); the images
+      come out in float32 whatever it is.
   """
 
   image_size: int = 64
@@ -97,6 +104,7 @@ class Generator(nn.Module):
   reference_batch_size: int = 64
   num_classes: int = 0
   conditioning: str = 'none'
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: Optional[jax.Array] = None, *, train: bool) -> jax.Array:
@@ -111,12 +119,14 @@ class Generator(nn.Module):
     normalization = functools.partial(
       layers.feature_normalization,
       self.normalization,
-      _batch_norm(train, self.batch_axis_name),
+      _batch_norm(train, self.batch_axis_name, self.dtype),
       functools.partial(
         layers.VirtualBatchNorm,
         reference_size=self.reference_batch_size,
         scale_init=_batch_norm_scale_init,
+        dtype=self.dtype,
       ),
+      dtype=self.dtype,
     )
     spectral = functools.partial(
       layers.spectrally_normalized, normalization=self.normalization, train=train
@@ -124,15 +134,22 @@ class Generator(nn.Module):
     # The fast forms of the transposed convolutions: see `layers`.
     h = spectral(
       layers.ConvTransposeFromVector(
-        self.base_width * 2 ** (num_stages - 1), size=first_map_size, kernel_init=_weight_init
+        self.base_width * 2 ** (num_stages - 1),
+        size=first_map_size,
+        kernel_init=_weight_init,
+        dtype=self.dtype,
       )
     )(z)
     h = nn.relu(normalization()(h))
     for stage in reversed(range(num_stages - 1)):
-      conv = layers.SubPixelConvTranspose(self.base_width * 2**stage, kernel_init=_weight_init)
+      conv = layers.SubPixelConvTranspose(
+        self.base_width * 2**stage, kernel_init=_weight_init, dtype=self.dtype
+      )
       h = nn.relu(normalization()(spectral(conv)(h)))
-    h = spectral(layers.SubPixelConvTranspose(self.channels, kernel_init=_weight_init))(h)
-    return jnp.tanh(h[-batch_size:])  # Without the reference batch of 'virtual_batch'.
+    last = layers.SubPixelConvTranspose(self.channels, kernel_init=_weight_init, dtype=self.dtype)
+    h = spectral(last)(h)[-batch_size:]  # Without the reference batch of 'virtual_batch'.
+    # Images in float32, like the real images the losses and penalties compare them with.
+    return jnp.tanh(h.astype(jnp.float32))
 
 
 class Discriminator(nn.Module):
@@ -149,6 +166,7 @@ class Discriminator(nn.Module):
       'batch' (the paper), 'layer' (a WGAN-GP critic), 'spectral' (SNGAN,
       every convolution), 'none'.
     num_classes, conditioning: see `gan_jax.models.conditioning`.
+    dtype: of the computation and the logits (parameters stay float32).
   """
 
   image_size: int = 64
@@ -158,6 +176,7 @@ class Discriminator(nn.Module):
   normalization: str = 'batch'
   num_classes: int = 0
   conditioning: str = 'none'
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(
@@ -172,18 +191,18 @@ class Discriminator(nn.Module):
     if x.shape[1:] != expected_shape:
       raise ValueError(f'DCGAN discriminator expects images {expected_shape}, got {x.shape[1:]}.')
     last_map_size, num_stages = _stages(self.image_size)
-    batch_norm = _batch_norm(train, self.batch_axis_name)
+    batch_norm = _batch_norm(train, self.batch_axis_name, self.dtype)
     h = conditioning.discriminator_input(x, labels, self.num_classes, self.conditioning)
     for stage in range(num_stages):
       # nn.Conv's function, in a form with a faster input gradient; the names
       # Conv_0, Conv_1, ... of the nn.Conv layers D was first written with keep
       # checkpoints interchangeable.
       conv = layers.StridedConv(
-        self.base_width * 2**stage, kernel_init=_weight_init, name=f'Conv_{stage}'
+        self.base_width * 2**stage, kernel_init=_weight_init, dtype=self.dtype, name=f'Conv_{stage}'
       )
       h = layers.spectrally_normalized(conv, self.normalization, train)(h)
       if stage > 0:  # As in the paper: no normalization of D's input layer.
-        h = layers.feature_normalization(self.normalization, batch_norm)(h)
+        h = layers.feature_normalization(self.normalization, batch_norm, dtype=self.dtype)(h)
       h = nn.leaky_relu(h, negative_slope=0.2)
     last = nn.Conv(
       1,
@@ -191,12 +210,13 @@ class Discriminator(nn.Module):
       padding='VALID',
       use_bias=False,
       kernel_init=_weight_init,
+      dtype=self.dtype,
       name=f'Conv_{num_stages}',
     )
     logits = layers.spectrally_normalized(last, self.normalization, train)(h).reshape(x.shape[0])
     # phi(x) of the projection and auxiliary heads: the last hidden map, flattened,
     # which the last convolution (a dense layer of it) reads too.
     features = h.reshape(x.shape[0], -1)
-    return conditioning.DiscriminatorOutput(self.num_classes, self.conditioning)(
+    return conditioning.DiscriminatorOutput(self.num_classes, self.conditioning, dtype=self.dtype)(
       features, logits, labels
     )

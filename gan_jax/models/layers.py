@@ -12,11 +12,16 @@ weights ported from other frameworks stay interchangeable) in forms whose
 gradients avoid those dilated convolutions: matrix products around pads,
 slices and reshapes, and stride-1 convolutions of space-to-depth rearranged
 maps.
+
+Every module computes in its `dtype` (bfloat16 for mixed precision; see
+`gan_jax.models`) from float32 parameters, as flax's layers do with `dtype`
+and `param_dtype`; the normalizations compute their statistics in float32.
 """
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax.typing import Dtype
 from jax import lax
 
 
@@ -48,16 +53,19 @@ class SubPixelConvTranspose(nn.Module):
     features: output channels.
     kernel_init: initializer of the [4, 4, in, features] kernel (flax's
       convolution default unless given).
+    dtype: of the computation and the output; the kernel is stored in float32.
   """
 
   features: int
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """Maps x [batch, H, W, in] to [batch, 2H, 2W, features]."""
     batch, height, width, in_features = x.shape
     kernel = self.param('kernel', self.kernel_init, (4, 4, in_features, self.features))
+    x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
     sub_kernels = (
       kernel.reshape(2, 2, 2, 2, in_features, self.features)  # (u_h, r_h, u_w, r_w, in, out)
       .transpose(0, 2, 4, 1, 3, 5)
@@ -113,10 +121,12 @@ class StridedConv(nn.Module):
     features: output channels.
     kernel_init: initializer of the [4, 4, in, features] kernel (flax's
       convolution default unless given).
+    dtype: of the computation and the output; the kernel is stored in float32.
   """
 
   features: int
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -124,7 +134,7 @@ class StridedConv(nn.Module):
     if x.shape[1] % 2 or x.shape[2] % 2:
       raise ValueError(f'StridedConv halves even heights and widths; got a {x.shape[1:3]} map.')
     kernel = self.param('kernel', self.kernel_init, (4, 4, x.shape[-1], self.features))
-    return strided_conv(x, kernel)
+    return strided_conv(*nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype))
 
 
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
@@ -204,11 +214,13 @@ class ConvTransposeFromVector(nn.Module):
     size: height and width of the output map (the kernel size).
     kernel_init: initializer of the [size, size, in, features] kernel (flax's
       convolution default unless given).
+    dtype: of the computation and the output; the kernel is stored in float32.
   """
 
   features: int
   size: int
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -216,6 +228,7 @@ class ConvTransposeFromVector(nn.Module):
     kernel = self.param(
       'kernel', self.kernel_init, (self.size, self.size, x.shape[-1], self.features)
     )
+    x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
     return jnp.einsum('bi,hwio->bhwo', x, kernel[::-1, ::-1])
 
 
@@ -239,19 +252,22 @@ def spectrally_normalized(layer: nn.Module, normalization: str, train: bool):
   return lambda x: nn.SpectralNorm(layer)(x, update_stats=train)
 
 
-def feature_normalization(normalization: str, batch_norm, virtual_batch_norm=None):
+def feature_normalization(
+  normalization: str, batch_norm, virtual_batch_norm=None, dtype: Dtype = jnp.float32
+):
   """The normalization applied after a hidden layer: `batch_norm()` for
   'batch', `virtual_batch_norm()` for 'virtual_batch', a LayerNorm over the
   features for 'layer' (the WGAN-GP critic's choice: no coupling between
   examples, Gulrajani et al. 2017), identity for 'spectral' and 'none'
-  (spectral normalization acts on the weights instead).
+  (spectral normalization acts on the weights instead). The LayerNorm outputs
+  `dtype` (its statistics are float32, as flax computes them).
   """
   if normalization == 'batch':
     return batch_norm()
   if normalization == 'virtual_batch':
     return virtual_batch_norm()
   if normalization == 'layer':
-    return nn.LayerNorm(epsilon=1e-5)
+    return nn.LayerNorm(epsilon=1e-5, dtype=dtype)
   return lambda h: h
 
 
@@ -276,15 +292,20 @@ class VirtualBatchNorm(nn.Module):
     reference_size: R, the number of leading reference rows.
     epsilon: added to the variance.
     scale_init: initializer of the per-feature scale.
+    dtype: of the output. The statistics and the normalization are computed
+      in float32 whatever the input's dtype, as flax's BatchNorm does: the
+      mean of squares minus the squared mean cancels digits bfloat16 lacks.
   """
 
   reference_size: int
   epsilon: float = 1e-5
   scale_init: nn.initializers.Initializer = nn.initializers.ones
+  dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, h: jax.Array) -> jax.Array:
-    """Normalizes h [R + batch, ..., features] per feature; same shape out."""
+    """Normalizes h [R + batch, ..., features] per feature; same shape out, in `dtype`."""
+    h = h.astype(jnp.float32)
     features = h.shape[-1]
     spatial_axes = tuple(range(1, h.ndim - 1))
     example_mean = jnp.mean(h, axis=spatial_axes, keepdims=True)
@@ -306,7 +327,8 @@ class VirtualBatchNorm(nn.Module):
     variance = jnp.maximum(mean_square - jnp.square(mean), 0.0)
     scale = self.param('scale', self.scale_init, (features,))
     bias = self.param('bias', nn.initializers.zeros, (features,))
-    return (h - mean) * jax.lax.rsqrt(variance + self.epsilon) * scale + bias
+    normalized = (h - mean) * jax.lax.rsqrt(variance + self.epsilon) * scale + bias
+    return normalized.astype(self.dtype)
 
 
 def with_reference_batch(
