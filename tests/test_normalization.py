@@ -68,7 +68,7 @@ def test_virtual_batch_norm_makes_each_sample_independent_of_its_batch(normaliza
   config = dcgan_faces.get_config('tiny')
   config.model.generator_normalization = normalization
   config.model.reference_batch_size = 8
-  generator, _ = models.get_models(config.model, (32, 32, 3))  # Outside pmap: no axis.
+  generator, _ = models.get_models(config.model, (32, 32, 3))  # No mesh axis.
   z = jax.random.normal(jax.random.PRNGKey(1), (4, config.model.latent_dim))
   variables = generator.init(jax.random.PRNGKey(0), z, train=False)
 

@@ -158,8 +158,8 @@ def get_models(
   Args:
     config: the config's `model` section.
     image_shape: (height, width, channels) of the data.
-    batch_axis_name: the pmap axis over which batch statistics are averaged in
-      training, or None outside pmap.
+    batch_axis_name: the mesh axis over which batch statistics are averaged in
+      training, or None outside a data-parallel map.
     num_classes: classes of the data's labels; 0 for data without labels.
 
   Raises:

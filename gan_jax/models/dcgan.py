@@ -20,7 +20,7 @@ base_width * 2^i counted from the full-resolution end, and D mirrors G.
 BatchNorm keeps its statistics in the 'batch_stats' collection (momentum 0.9 =
 PyTorch's 0.1, epsilon 1e-5; flax averages the biased batch variance where
 PyTorch averages the unbiased one). In training each call normalizes with its own
-batch, averaged over the pmap axis `batch_axis_name` if given, so D called on
+batch, averaged over the mesh axis `batch_axis_name` if given, so D called on
 a real and on a fake batch normalizes each separately, as the reference does.
 With train=False the running averages are used.
 
@@ -85,8 +85,8 @@ class Generator(nn.Module):
     channels: channels of the images.
     base_width: channels of the last hidden map; each earlier map has twice
       the channels of the next.
-    batch_axis_name: pmap axis over which BatchNorm averages batch statistics
-      in training, or None outside pmap.
+    batch_axis_name: mesh axis over which BatchNorm averages batch statistics
+      in training, or None outside a data-parallel map.
     normalization: of the hidden layers, one of
       `layers.GENERATOR_NORMALIZATIONS`: 'batch' (the paper), 'virtual_batch'
       (Salimans et al. 2016), 'layer', 'spectral' (every layer), 'none'.
@@ -160,8 +160,8 @@ class Discriminator(nn.Module):
     channels: channels of the images.
     base_width: channels of the first hidden map; each later map has twice
       the channels of the previous.
-    batch_axis_name: pmap axis over which BatchNorm averages batch statistics
-      in training, or None outside pmap.
+    batch_axis_name: mesh axis over which BatchNorm averages batch statistics
+      in training, or None outside a data-parallel map.
     normalization: of the hidden layers, one of `layers.NORMALIZATIONS`:
       'batch' (the paper), 'layer' (a WGAN-GP critic), 'spectral' (SNGAN,
       every convolution), 'none'.

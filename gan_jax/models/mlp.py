@@ -34,7 +34,7 @@ class Generator(nn.Module):
     normalization: of the hidden layers, one of
       `layers.GENERATOR_NORMALIZATIONS`; 'none' in Aakash's slides.
     reference_batch_size: size of the fixed reference batch of 'virtual_batch'.
-    batch_axis_name: pmap axis of 'batch' normalization's statistics.
+    batch_axis_name: mesh axis of 'batch' normalization's statistics.
     num_classes, conditioning: see `gan_jax.models.conditioning`.
     dtype: of the hidden computation (parameters and batch statistics stay
       float32); the images come out in float32 whatever it is.
