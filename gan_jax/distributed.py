@@ -1,4 +1,4 @@
-"""The job's processes and devices: JAX's distributed runtime, one data-parallel mesh, global arrays.
+"""A job's processes and devices: JAX's distributed runtime, the data-parallel mesh, global arrays.
 
 A job is one or more processes (one per host on a TPU pod slice or a GPU
 cluster, or several on one machine), each driving its local devices. They run

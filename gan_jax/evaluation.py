@@ -4,11 +4,11 @@ An `Evaluator` is built once per run from the config's `eval` section: it
 draws `num_reference` real images from the data set's reference split,
 computes their features once, and then scores any generator state by drawing
 `num_samples` images and running the named metrics (`METRICS`) on features,
-class probabilities or pixels of both sets. In a job of several processes,
-each draws and embeds its block of the images (`distributed.row_block`) and
-the blocks are gathered, so every process gets the numbers of one process. Every number comes with the
+class probabilities or pixels of both sets. Every number comes with the
 protocol that produced it (`Evaluator.protocol`), which `experiments.evaluate`
-writes next to the numbers in eval.json.
+writes next to the numbers in eval.json. In a job of several processes, each
+draws and embeds its block of the images (`distributed.row_block`) and the
+blocks are gathered, so every process gets the numbers of one process.
 
 Feature networks: 'inception' (the FID Inception-v3 of TTUR/torch-fidelity,
 `gan_jax.metrics.inception`; needs its weights file) and 'mnist_classifier'

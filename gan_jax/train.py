@@ -276,8 +276,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   Writes config.json, metrics.jsonl, TensorBoard events, samples/step_*.png
   and checkpoints/; with `eval.every` > 0 also the metrics of
   `gan_jax.evaluation` every that many steps (as eval/<name> in metrics.jsonl
-  and TensorBoard). Returns this process's copy of the final state. One run at a time
-  uses a workdir (`workdirs.lock`).
+  and TensorBoard). Returns this process's copy of the final state. One run
+  at a time uses a workdir (`workdirs.lock`).
 
   Raises:
     GanJaxError: for a bad config or data, a diverged run, a workdir that is
