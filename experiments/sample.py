@@ -58,7 +58,7 @@ def main(argv):
   out_dir = _OUT_DIR.value or os.path.join(_WORKDIR.value, 'samples')
   try:
     # Before the checkpoint is loaded and G runs, so that a bad folder fails at once.
-    os.makedirs(out_dir, exist_ok=True)  # On every process: a failure stops them all.
+    os.makedirs(out_dir, exist_ok=True)
   except OSError as e:
     raise _unwritable(out_dir, e) from e
   generate, state = train.restore_for_sampling(config, _WORKDIR.value)

@@ -134,12 +134,6 @@ def batch_sharding(mesh: jax.sharding.Mesh) -> jax.NamedSharding:
   return jax.NamedSharding(mesh, jax.P(None, BATCH_AXIS))
 
 
-def process_share(global_batch_size: int) -> tuple[int, int]:
-  """(first row, rows) of each global batch that this process reads: a contiguous block."""
-  rows = global_batch_size // jax.process_count()
-  return jax.process_index() * rows, rows
-
-
 def global_batch(local_arrays, mesh: jax.sharding.Mesh):
   """Each array [k, B / processes, ...] of this process's share -> the global [k, B, ...]."""
   sharding = batch_sharding(mesh)

@@ -100,7 +100,7 @@ def _placed_batch(config: ml_collections.ConfigDict, info) -> tuple:
   per-process batch for each of the step's D updates.
   """
   input_pipeline.check_batch_size(config.train.batch_size)
-  per_process = distributed.process_share(config.train.batch_size)[1]
+  per_process = config.train.batch_size // jax.process_count()
   rng = np.random.default_rng(0)
   batch_shape = (config.train.discriminator_steps, per_process)
   batch = (rng.uniform(-1, 1, (*batch_shape, *info.image_shape)).astype(np.float32),)
