@@ -170,6 +170,7 @@ def test_batch_norm_dcgan_computes_in_bfloat16_around_float32_state():
 
 def test_mlp_gan_computes_in_bfloat16_around_float32_state():
   config, image_shape = _mlp_config()
+  assert config.model.generator_normalization == 'none'  # The plain MLPs of Aakash's slides.
   _check_mixed_precision(
     config,
     image_shape,
