@@ -2,8 +2,9 @@
 
 `load_inception_params` reads the standard file
 `pt_inception-2015-12-05-6726825d.pth` (no PyTorch needed: `torch_checkpoint`
-reads it), converts it to the variables of `inception_network.InceptionV3`
-and caches them as an .npz. The port equals torch-fidelity to 1e-4 relative
+reads it), downloading it on first use as torch-fidelity and clean-fid do,
+converts it to the variables of `inception_network.InceptionV3` and caches
+them as an .npz. The port equals torch-fidelity to 1e-4 relative
 given the same weights: `tools/compare_inception_with_torch_fidelity.py`
 checks it with seeded random weights (`random_state_dict`) and writes the
 golden outputs that `tests/test_inception.py` compares against.
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
+from gan_jax import downloads
 from gan_jax import errors
 from gan_jax.metrics import torch_checkpoint
 from gan_jax.metrics.inception_network import INPUT_SIZE
@@ -30,6 +32,13 @@ WEIGHTS_URL = (
   'https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/'
   'weights-inception-2015-12-05-6726825d.pth'
 )
+# The full SHA-256 of that file, whose first 8 digits are the '6726825d' in its
+# name (torch.hub's convention). Stated for pytorch-fid's release of the same
+# file in snap-research/discoscene, models/inception_model.py
+# (_MODEL_URL_SHA256['tf_inception_v3'], which its download_url checks), and
+# for torch-fidelity's v0.2.0 copy (95,628,359 bytes) by several independent
+# projects' notes; not computed here (no network).
+WEIGHTS_SHA256 = '6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2'
 WEIGHTS_ENV_VAR = 'GAN_JAX_INCEPTION_WEIGHTS'
 DEFAULT_CACHE_DIR = os.path.join('~', '.cache', 'gan_jax')
 
@@ -165,12 +174,51 @@ def _check_sha256_prefix(path):
     )
 
 
-def _missing_weights_error(path, how_chosen):
+def _missing_weights_error(path, why_missing):
+  """One line: why the weights are not at `path`, and the three ways to provide them."""
   return errors.WeightsError(
-    f'The FID Inception weights are not at {path} ({how_chosen}). Download them (96 MB) from '
+    f'The FID Inception weights are not at {path} ({why_missing}). Download them (96 MB) from '
     f'{WEIGHTS_URL} and save the file as {path}, or point to it with '
     f'--config.eval.inception_weights=PATH or the environment variable {WEIGHTS_ENV_VAR}=PATH.'
   )
+
+
+def download_weights(
+  path,
+  *,
+  url: str = WEIGHTS_URL,
+  sha256: str = WEIGHTS_SHA256,
+  timeout_s: float = downloads.DEFAULT_TIMEOUT_S,
+) -> None:
+  """Downloads the FID Inception weights file (96 MB) to `path`, verified by its full SHA-256.
+
+  Args:
+    path: where the file goes (its folder is created).
+    url, sha256, timeout_s: the address, its expected SHA-256 and the
+      connect/read timeout; tests replace them.
+
+  Raises:
+    WeightsError: offline, an HTTP error, a timeout, a truncated or corrupt
+      download: one line with the reason and where to put the file by hand.
+      Nothing is left at `path`.
+  """
+  try:
+    downloads.download(url, path, sha256=sha256, timeout_s=timeout_s)
+  except downloads.DownloadError as error:
+    raise _missing_weights_error(path, f'download failed: {error}') from None
+
+
+def _chosen_weights_path(weights_path):
+  """(absolute path, how it was chosen, whether it is the default place) of the weights file."""
+  if weights_path is not None:
+    path, how_chosen, is_default = weights_path, 'the path given', False
+  elif os.environ.get(WEIGHTS_ENV_VAR):
+    path, how_chosen, is_default = os.environ[WEIGHTS_ENV_VAR], f'from ${WEIGHTS_ENV_VAR}', False
+  else:
+    path = os.path.join(DEFAULT_CACHE_DIR, WEIGHTS_FILENAME)
+    how_chosen = f'the default place, as neither a path nor ${WEIGHTS_ENV_VAR} was given'
+    is_default = True
+  return os.path.abspath(os.path.expanduser(os.fspath(path))), how_chosen, is_default
 
 
 def load_inception_params(weights_path=None, cache_dir=None):
@@ -179,7 +227,10 @@ def load_inception_params(weights_path=None, cache_dir=None):
   Args:
     weights_path: the `.pth` file (zip or legacy `torch.save` format); None
       reads the path from the environment variable GAN_JAX_INCEPTION_WEIGHTS,
-      and without it uses ~/.cache/gan_jax/pt_inception-2015-12-05-6726825d.pth.
+      and without it uses ~/.cache/gan_jax/pt_inception-2015-12-05-6726825d.pth,
+      downloaded from WEIGHTS_URL if it is not there yet. A path given or
+      named by the environment variable is never downloaded to: it says where
+      the file is, so a typo fails at once.
     cache_dir: where the converted variables are cached as an .npz named
       after the weights file, its size and modification time (so a replaced
       file is converted again); None is ~/.cache/gan_jax.
@@ -188,20 +239,16 @@ def load_inception_params(weights_path=None, cache_dir=None):
     {'params': ..., 'batch_stats': ...} of jax arrays for `InceptionV3().apply`.
 
   Raises:
-    WeightsError: the file is missing (the message says where to get it and
-      where to put it), corrupt, or not the FID Inception's state dict.
+    WeightsError: the file is missing or its download failed (the message
+      says where to get it and where to put it), corrupt, or not the FID
+      Inception's state dict.
   """
   cache_dir = os.path.expanduser(cache_dir or DEFAULT_CACHE_DIR)
-  if weights_path is not None:
-    how_chosen = 'the path given'
-  elif os.environ.get(WEIGHTS_ENV_VAR):
-    weights_path, how_chosen = os.environ[WEIGHTS_ENV_VAR], f'from ${WEIGHTS_ENV_VAR}'
-  else:
-    weights_path = os.path.join(os.path.expanduser(DEFAULT_CACHE_DIR), WEIGHTS_FILENAME)
-    how_chosen = f'the default place, as neither a path nor ${WEIGHTS_ENV_VAR} was given'
-  weights_path = os.path.abspath(os.path.expanduser(os.fspath(weights_path)))
+  weights_path, how_chosen, is_default = _chosen_weights_path(weights_path)
   if not os.path.isfile(weights_path):
-    raise _missing_weights_error(weights_path, how_chosen)
+    if not is_default:
+      raise _missing_weights_error(weights_path, how_chosen)
+    download_weights(weights_path)
 
   stat = os.stat(weights_path)
   file_key = hashlib.sha256(f'{weights_path}:{stat.st_size}:{stat.st_mtime_ns}'.encode())
