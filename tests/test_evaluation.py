@@ -12,6 +12,7 @@ from configs import gan_mnist
 from gan_jax import config_sections
 from gan_jax import errors
 from gan_jax import evaluation
+from gan_jax import feature_networks
 from gan_jax import input_pipeline
 from gan_jax import summaries
 from gan_jax import train
@@ -30,10 +31,10 @@ def test_metric_names_are_checked_with_the_valid_ones_listed():
 
 
 def test_auto_feature_network_is_the_mnist_classifier_for_digits_only():
-  assert evaluation.resolve_feature_network('auto', (28, 28, 1)) == 'mnist_classifier'
-  assert evaluation.resolve_feature_network('auto', (64, 64, 3)) == 'inception'
+  assert feature_networks.resolve('auto', (28, 28, 1)) == 'mnist_classifier'
+  assert feature_networks.resolve('auto', (64, 64, 3)) == 'inception'
   with pytest.raises(errors.ConfigError, match="Unknown eval.feature_network 'vgg'"):
-    evaluation.resolve_feature_network('vgg', (28, 28, 1))
+    feature_networks.resolve('vgg', (28, 28, 1))
 
 
 def test_missing_inception_weights_say_where_to_get_them(tmp_path):
@@ -98,7 +99,7 @@ def test_evaluator_scores_real_digits_well_and_noise_badly():
   real = evaluation.reference_images(config.data, '', 300, seed=0)[0]
   params = mnist_classifier.load_mnist_classifier()
   expected = fid.fid_from_features(
-    mnist_classifier.classify(params, real)[0],
+    mnist_classifier.classify(params, feature_networks.to_model_range(real))[0],
     mnist_classifier.classify(params, _digits(300, 1))[0],
   )
   np.testing.assert_allclose(digits['fid'], expected, rtol=1e-6)

@@ -1,0 +1,127 @@
+"""The networks whose embeddings the sample-quality metrics compare.
+
+A `FeatureNetwork` maps images to (features [N, d], class probabilities
+[N, K]): FID, KID, precision/recall and density/coverage read the features,
+the Inception Score the probabilities. Two networks, chosen by
+`eval.feature_network`:
+
+- 'inception': the FID Inception-v3 of TTUR (Heusel et al. 2017) and
+  torch-fidelity (`gan_jax.metrics.inception`; needs its weights file), 2048-d
+  pool3 features and the softmax of its 1008 bias-free logits (Salimans et
+  al. 2016's IS code).
+- 'mnist_classifier': the LeNet shipped with the package
+  (`gan_jax.metrics.mnist_classifier`), the usual choice for MNIST GANs.
+
+'auto' takes the MNIST classifier for 28x28x1 images and Inception otherwise.
+Both accept images as uint8 in [0, 255] or floats in [-1, 1] (G's tanh range),
+the two forms in which images reach an evaluation.
+"""
+
+from typing import Callable, NamedTuple
+
+import jax
+import ml_collections
+import numpy as np
+
+from gan_jax import errors
+
+FEATURE_NETWORKS = ('auto', 'inception', 'mnist_classifier')
+
+
+class FeatureNetwork(NamedTuple):
+  """A loaded feature network.
+
+  Attributes:
+    name: 'inception' or 'mnist_classifier'.
+    embed: images [N, H, W, C] (uint8, or float in [-1, 1]) -> (features
+      float32 [N, d], probs float32 [N, K]).
+    description: the network and its input pipeline, for a result's protocol.
+  """
+
+  name: str
+  embed: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+  description: str
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+  """uint8 images as they are; floats in [-1, 1] rounded to [0, 255] as an image file stores them."""
+  images = np.asarray(images)
+  if images.dtype == np.uint8:
+    return images
+  return np.clip(np.rint((images.astype(np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def to_model_range(images: np.ndarray) -> np.ndarray:
+  """float32 images in [-1, 1]: uint8 scaled as the input pipeline does, floats as they are."""
+  images = np.asarray(images)
+  if images.dtype == np.uint8:
+    return images.astype(np.float32) / 127.5 - 1.0
+  return images.astype(np.float32)
+
+
+def resolve(name: str, image_shape) -> str:
+  """'auto' -> 'mnist_classifier' for 28x28x1 images, else 'inception'."""
+  if name not in FEATURE_NETWORKS:
+    raise errors.unknown_name_error('eval.feature_network', name, FEATURE_NETWORKS)
+  if name == 'auto':
+    return 'mnist_classifier' if tuple(image_shape) == (28, 28, 1) else 'inception'
+  return name
+
+
+def _mnist_classifier(settings: ml_collections.ConfigDict, image_shape) -> FeatureNetwork:
+  from gan_jax.metrics import mnist_classifier  # pylint: disable=g-import-not-at-top
+
+  if tuple(image_shape) != mnist_classifier.IMAGE_SHAPE:
+    raise errors.ConfigError(
+      f'eval.feature_network=mnist_classifier scores 28x28x1 digits, but the images have shape '
+      f'{tuple(image_shape)}; use --config.eval.feature_network=inception.'
+    )
+  params = mnist_classifier.load_mnist_classifier()
+  return FeatureNetwork(
+    'mnist_classifier',
+    lambda images: mnist_classifier.classify(
+      params, to_model_range(images), batch_size=settings.batch_size
+    ),
+    'MNIST classifier (LeNet shipped in gan_jax/metrics/weights): 128-d penultimate features, '
+    'softmax over 10 digits',
+  )
+
+
+def _inception(settings: ml_collections.ConfigDict) -> FeatureNetwork:
+  from gan_jax.metrics import inception  # pylint: disable=g-import-not-at-top
+  from gan_jax.metrics import inception_weights  # pylint: disable=g-import-not-at-top
+
+  variables = inception_weights.load_inception_params(settings.inception_weights or None)
+
+  def embed(images):
+    outputs = inception.compute_inception_features(
+      variables, to_uint8(images), batch_size=settings.batch_size
+    )
+    return outputs.pool, np.asarray(jax.nn.softmax(outputs.logits_unbiased, axis=-1))
+
+  return FeatureNetwork(
+    'inception',
+    embed,
+    'FID Inception-v3 (TF 2015-12-05 graph, torch-fidelity weights): 2048-d pool3 features, '
+    'softmax of the 1008 unbiased logits; images rounded to uint8 and resized to 299 with the '
+    'TF1 bilinear resize',
+  )
+
+
+def load(settings: ml_collections.ConfigDict, image_shape) -> FeatureNetwork:
+  """The network `settings.feature_network` names, for images of `image_shape` (H, W, C).
+
+  Args:
+    settings: the config's `eval` section (feature_network, inception_weights,
+      batch_size).
+    image_shape: (H, W, C) of the images it will embed.
+
+  Raises:
+    ConfigError: an unknown name, or the MNIST classifier for images that are
+      not 28x28x1.
+    WeightsError: the network's weights file is missing or corrupt.
+  """
+  name = resolve(settings.feature_network, image_shape)
+  if name == 'mnist_classifier':
+    return _mnist_classifier(settings, image_shape)
+  return _inception(settings)
