@@ -16,6 +16,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from gan_jax import downloads
 from gan_jax import errors
 from gan_jax.metrics import inception
 from gan_jax.metrics import inception_network
@@ -161,8 +162,14 @@ def test_weights_path_comes_from_the_environment_then_the_default(tmp_path, monk
     inception_weights.load_inception_params()
   monkeypatch.delenv(inception_weights.WEIGHTS_ENV_VAR)
   monkeypatch.setenv('HOME', str(tmp_path))
+
+  def offline(url, path, **kwargs):
+    raise downloads.DownloadError(f'{url}: offline')
+
+  # The default place is downloaded to when the file is missing; here the download fails.
+  monkeypatch.setattr(downloads, 'download', offline)
   default = tmp_path / '.cache' / 'gan_jax' / inception_weights.WEIGHTS_FILENAME
-  with pytest.raises(errors.WeightsError, match=str(default)):
+  with pytest.raises(errors.WeightsError, match=f'{default} .*offline'):
     inception_weights.load_inception_params()
 
 
