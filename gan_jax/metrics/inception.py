@@ -2,9 +2,17 @@
 
 `compute_inception_features` runs the network of `inception_network` (the
 2015-12-05 TensorFlow graph of TTUR, Heusel et al. 2017, and torch-fidelity)
-on uint8 images with torch-fidelity's input pipeline: TF1's bilinear resize to
-299x299 (`resize_like_tensorflow1`), then (x - 128) / 128. Its variables come
-from `inception_weights.load_inception_params`; `inception_throughput` times it.
+on uint8 images resized to 299x299 in one of `RESIZE_MODES`, then mapped by
+(x - 128) / 128:
+
+  'tf1_bilinear'  torch-fidelity's and TTUR's TF1 bilinear resize
+                  (`resize_like_tensorflow1`), jitted with the normalization;
+  'clean'         clean-fid's PIL bicubic resize with antialiasing (Parmar et
+                  al. 2022, `resize_like_clean_fid`), run on the host in PIL
+                  before the jitted network.
+
+Its variables come from `inception_weights.load_inception_params`;
+`inception_throughput` times it.
 """
 
 import functools
@@ -15,6 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image
 
 from gan_jax import xla_options
 from gan_jax.metrics import inception_weights
@@ -62,19 +71,79 @@ def resize_like_tensorflow1(images: jax.Array, size: int = INPUT_SIZE) -> jax.Ar
   return upper + (lower - upper) * row_weight[None, :, None, None]
 
 
+def resize_like_clean_fid(images: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+  """clean-fid's 'clean' resize: PIL bicubic with antialiasing, per channel, in float.
+
+  Parmar et al. 2022 ("On aliased resizing and surprising subtleties in GAN
+  evaluation") show that TF1's bilinear resize aliases when it shrinks. Their
+  clean-fid (0.1.35, `make_resizer('PIL', False, 'bicubic', (299, 299))`)
+  turns each channel of a uint8 image into a 32-bit float PIL image, resizes
+  it with `Image.BICUBIC` (a cubic kernel, a = -0.5, widened by the scale
+  factor when shrinking: antialiasing), and clips to [0, 255]. This is that
+  resize, run on the host in PIL one channel at a time (not jittable). A grey
+  image is resized once and repeated: clean-fid converts it to RGB first, the
+  same since each channel is resized alone.
+
+  Args:
+    images: [N, H, W, 3] or [N, H, W, 1] uint8, any H, W >= 1.
+    size: the output height and width.
+
+  Returns:
+    [N, size, size, 3] float32 in [0, 255].
+  """
+  images = np.asarray(images)
+  resized = np.empty((images.shape[0], size, size, images.shape[-1]), np.float32)
+  for image_index, channel in np.ndindex(images.shape[0], images.shape[-1]):
+    pixels = Image.fromarray(images[image_index, :, :, channel].astype(np.float32))
+    resized[image_index, :, :, channel] = np.asarray(
+      pixels.resize((size, size), resample=Image.BICUBIC)
+    )
+  return np.broadcast_to(np.clip(resized, 0, 255), (*resized.shape[:3], 3))
+
+
 @functools.partial(jax.jit, static_argnames='size')
-def preprocess_uint8(images, size: int = INPUT_SIZE):
-  """torch-fidelity's input pipeline: uint8 -> float, TF1 resize, (x - 128) / 128.
+def _tf1_bilinear_network_inputs(images, size):
+  images = jnp.broadcast_to(images, (*images.shape[:3], 3)).astype(jnp.float32)
+  return (resize_like_tensorflow1(images, size) - 128) / 128
+
+
+def _clean_network_inputs(images, size):
+  return (resize_like_clean_fid(images, size) - 128) / 128
+
+
+# Resize mode -> (uint8 images [N, H, W, C], size) -> network inputs [N, size, size, 3].
+NETWORK_INPUTS = {
+  'tf1_bilinear': _tf1_bilinear_network_inputs,
+  'clean': _clean_network_inputs,
+}
+RESIZE_MODES = tuple(NETWORK_INPUTS)
+
+
+def _network_inputs_function(resize: str):
+  if resize not in NETWORK_INPUTS:
+    raise ValueError(
+      f'Unknown resize {resize!r}: use one of {", ".join(RESIZE_MODES)} '
+      '(e.g. --config.eval.resize=tf1_bilinear).'
+    )
+  return NETWORK_INPUTS[resize]
+
+
+def preprocess_uint8(images, size: int = INPUT_SIZE, resize: str = 'tf1_bilinear'):
+  """The network's inputs: uint8 -> float, resize to `size`, (x - 128) / 128.
+
+  `resize='tf1_bilinear'` is torch-fidelity's pipeline (`resize_like_tensorflow1`,
+  jitted); `resize='clean'` is clean-fid's (`resize_like_clean_fid`, on the
+  host in PIL). Both normalize as TTUR, torch-fidelity and clean-fid do.
 
   Args:
     images: [N, H, W, 3] or [N, H, W, 1] (grey, repeated to RGB) uint8.
     size: the network's input size.
+    resize: one of `RESIZE_MODES`.
 
   Returns:
     [N, size, size, 3] float32 in [-1, 1].
   """
-  images = jnp.broadcast_to(images, (*images.shape[:3], 3)).astype(jnp.float32)
-  return (resize_like_tensorflow1(images, size) - 128) / 128
+  return _network_inputs_function(resize)(images, size)
 
 
 @xla_options.jit
@@ -82,10 +151,12 @@ def _inception_apply(variables, images):
   return InceptionV3().apply(variables, images)
 
 
-def compute_inception_features(variables, images, batch_size: int = 32) -> InceptionOutputs:
+def compute_inception_features(
+  variables, images, batch_size: int = 32, resize: str = 'tf1_bilinear'
+) -> InceptionOutputs:
   """InceptionV3's pool features and logits of uint8 images, batch by batch.
 
-  Each batch is preprocessed as torch-fidelity does (`preprocess_uint8`) and
+  Each batch is preprocessed with the `resize` mode (`preprocess_uint8`) and
   run through one jitted network; the last batch is padded to `batch_size`,
   so the network compiles once per batch size, whatever N and the image size.
 
@@ -93,11 +164,14 @@ def compute_inception_features(variables, images, batch_size: int = 32) -> Incep
     variables: from `load_inception_params`.
     images: [N, H, W, 3] or [N, H, W, 1] uint8 (e.g. 28x28 MNIST, 32x32 CIFAR).
     batch_size: images per network call (min(batch_size, N) is used).
+    resize: one of `RESIZE_MODES`: 'tf1_bilinear' (torch-fidelity, TTUR) or
+      'clean' (clean-fid).
 
   Returns:
     InceptionOutputs of float32 numpy arrays: pool [N, 2048],
     logits_unbiased [N, 1008], logits [N, 1008].
   """
+  network_inputs = _network_inputs_function(resize)
   images = np.asarray(images)
   if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
     raise ValueError(
@@ -111,7 +185,7 @@ def compute_inception_features(variables, images, batch_size: int = 32) -> Incep
     batch = images[start : start + batch_size]
     padding = batch_size - batch.shape[0]
     batch = np.pad(batch, [(0, padding), (0, 0), (0, 0), (0, 0)])
-    batch_outputs = _inception_apply(variables, preprocess_uint8(batch))
+    batch_outputs = _inception_apply(variables, network_inputs(batch, INPUT_SIZE))
     outputs.append(jax.tree.map(lambda a, n=batch_size - padding: np.asarray(a[:n]), batch_outputs))
   return InceptionOutputs(*(np.concatenate(parts) for parts in zip(*outputs)))
 
