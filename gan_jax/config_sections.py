@@ -221,12 +221,15 @@ def toy_train_config(**overrides) -> ml_collections.ConfigDict:
 def eval_config(**overrides) -> ml_collections.ConfigDict:
   """The `eval` section: what `gan_jax.evaluation` computes.
 
-  metrics:          comma-separated names of `gan_jax.evaluation.METRICS`, e.g. 'fid,is,kid'.
+  metrics:          comma-separated names of `gan_jax.scoring.METRICS`, e.g. 'fid,is,kid'.
   feature_network:  'auto' (the MNIST classifier for 28x28x1 data, else
                     Inception-v3), 'inception' or 'mnist_classifier'.
   inception_weights: path of pt_inception-2015-12-05-6726825d.pth; '' = the
                     environment variable GAN_JAX_INCEPTION_WEIGHTS or
-                    ~/.cache/gan_jax/.
+                    ~/.cache/gan_jax/ (downloaded there on first use).
+  resize:           the Inception input's resize to 299: 'tf1_bilinear' (TF1's bilinear, as
+                    TTUR and torch-fidelity) or 'clean' (clean-fid's antialiased PIL bicubic,
+                    Parmar et al. 2022); unused by the MNIST classifier.
   num_samples:      generated images per evaluation.
   num_reference:    real images (from the reference split), at most all.
   reference_split:  the data split the real images come from; '' = data.split,
@@ -239,6 +242,7 @@ def eval_config(**overrides) -> ml_collections.ConfigDict:
     metrics='fid,is,kid',
     feature_network='auto',
     inception_weights='',
+    resize='tf1_bilinear',
     num_samples=10_000,
     num_reference=10_000,
     reference_split='',

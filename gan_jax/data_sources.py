@@ -128,7 +128,7 @@ class _FolderSource(Sequence):
     return len(self._paths)
 
   def __getitem__(self, index):
-    return {'image': _read_rgb(self._paths[index]), 'label': self._labels[index]}
+    return {'image': read_rgb(self._paths[index]), 'label': self._labels[index]}
 
 
 def _to_uint8(image: Image.Image) -> np.ndarray:
@@ -158,7 +158,7 @@ def _to_uint8(image: Image.Image) -> np.ndarray:
   return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def _read_rgb(path: str) -> np.ndarray:
+def read_rgb(path: str) -> np.ndarray:
   """uint8 [H, W, 3] of the image file at `path` (see `_to_uint8`)."""
   with Image.open(path) as image:
     return _to_uint8(image)
@@ -167,7 +167,7 @@ def _read_rgb(path: str) -> np.ndarray:
 def _image_size(path: str) -> tuple[int, int] | None:
   """(height, width) of a fully decoded image file; None if it cannot be read."""
   try:
-    return _read_rgb(path).shape[:2]
+    return read_rgb(path).shape[:2]
   except (OSError, ValueError, Image.DecompressionBombError):
     return None
 

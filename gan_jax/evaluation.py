@@ -1,239 +1,40 @@
-"""Scoring image sets: observations of two sets, the metrics, and a run's `Evaluator`.
-
-The metrics (`METRICS`, chosen by name in `eval.metrics`) read what the
-`Observations` of each set hold: feature-network embeddings and class
-probabilities (`feature_networks`), or pixels. `observe` makes them from
-images, `score` runs the named metrics on a real and a generated set, and
-`metrics_protocol` says how each number was computed. Any two image sets can
-be scored this way (`experiments.evaluate --images --reference`); a reference
-known only by its FID statistics (mu, sigma) scores the metrics that need no
-more of it (`Metric.reads_real`).
+"""Evaluating a trained generator, and scoring any two image sets.
 
 An `Evaluator` is built once per run from the config's `eval` section: it
 draws `num_reference` real images from the data set's reference split,
-observes them once, and then scores any generator state by drawing
-`num_samples` images. Every number comes with the protocol that produced it
+observes them once (`scoring.observe`), and then scores any generator state
+by drawing `num_samples` images and running the metrics of `eval.metrics`
+(`scoring.METRICS`). Every number comes with the protocol that produced it
 (`Evaluator.protocol`), which `experiments.evaluate` writes next to the
-numbers in eval.json. In a job of several processes, each draws and embeds
-its block of the images (`distributed.row_block`) and the blocks are
-gathered, so every process gets the numbers of one process.
+numbers in eval.json. `score_image_sets` does the same for two sets read from
+disk (`image_sets`), e.g. samples of another codebase against a reference.
+
+In a job of several processes, each draws and embeds its block of the images
+(`distributed.row_block`) and the blocks are gathered, so every process gets
+the numbers of one process.
 """
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import config_sections
 from gan_jax import distributed
 from gan_jax import errors
 from gan_jax import feature_networks
+from gan_jax import image_sets
 from gan_jax import input_pipeline
-from gan_jax.metrics import fid
-from gan_jax.metrics import inception_score
-from gan_jax.metrics import kid
-from gan_jax.metrics import mmd
-from gan_jax.metrics import nearest_neighbor
-from gan_jax.metrics import parzen
-from gan_jax.metrics import precision_recall
-
-# The Parzen bandwidth grid of Goodfellow et al.'s evaluation code, on pixels in [0, 1].
-PARZEN_SIGMAS = tuple(np.round(np.logspace(-1, 0, 10), 4))
-
-
-class Observations(NamedTuple):
-  """What the metrics read of one set of images (real or generated).
-
-  Attributes:
-    features: [N, d] feature-network embeddings, or None if no metric needs them.
-    probs: [N, classes] feature-network class probabilities, or None.
-    pixels: [N, H * W * C] images scaled to [0, 1], or None.
-    statistics: (mu [d], sigma [d, d]) of the features, for a reference set
-      known only by its FID statistics (`fid.load_statistics`); else None.
-  """
-
-  features: Optional[np.ndarray]
-  probs: Optional[np.ndarray]
-  pixels: Optional[np.ndarray]
-  statistics: Optional[tuple[np.ndarray, np.ndarray]] = None
-
-
-def _fid(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del settings
-  if real.statistics is None:
-    return {'fid': fid.fid_from_features(real.features, fake.features)}
-  return {'fid': fid.frechet_distance(*real.statistics, *fid.feature_statistics(fake.features))}
-
-
-def _inception_score(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del real, settings
-  mean, std = inception_score.inception_score(fake.probs, splits=min(10, len(fake.probs)))
-  return {'is': mean, 'is_std': std}
-
-
-def _kid(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del settings
-  mean, std = kid.kernel_inception_distance(real.features, fake.features)
-  return {'kid': mean, 'kid_std': std}
-
-
-def _precision_recall(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del settings
-  precision, recall = precision_recall.precision_recall(real.features, fake.features, k=3)
-  return {'precision': precision, 'recall': recall}
-
-
-def _density_coverage(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del settings
-  density, coverage = precision_recall.density_coverage(real.features, fake.features, k=5)
-  return {'density': density, 'coverage': coverage}
-
-
-def _mmd(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del settings
-  return {'mmd2': mmd.mmd2(real.pixels, fake.pixels)}
-
-
-def _one_nn(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del settings
-  # The two-sample test needs equally many of each (chance is then 0.5): the
-  # first n of each set, both drawn at random already.
-  n = min(len(real.pixels), len(fake.pixels))
-  overall, on_real, on_fake = nearest_neighbor.one_nn_accuracy(real.pixels[:n], fake.pixels[:n])
-  return {'one_nn': overall, 'one_nn_real': on_real, 'one_nn_fake': on_fake}
-
-
-def _parzen(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del settings
-  # Goodfellow et al. 2014: sigma chosen on validation data, the estimate on
-  # other held-out data; here the two halves of the reference images.
-  half = len(real.pixels) // 2
-  sigma, _ = parzen.select_bandwidth(fake.pixels, real.pixels[:half], PARZEN_SIGMAS)
-  mean, standard_error = parzen.parzen_log_likelihood(fake.pixels, real.pixels[half:], sigma)
-  return {'parzen': mean, 'parzen_stderr': standard_error, 'parzen_sigma': sigma}
-
-
-class Metric(NamedTuple):
-  """A metric of `eval.metrics`.
-
-  Attributes:
-    compute: (real, fake Observations, the eval settings) -> {result name: number}.
-    reads: what it reads of the generated set: 'features', 'probs' or 'pixels'.
-    reads_real: what it reads of the reference set: 'features', 'pixels',
-      'statistics' (features or their FID statistics) or 'nothing'.
-    protocol: the eval settings -> how the numbers are computed, for eval.json.
-  """
-
-  compute: Callable[[Observations, Observations, ml_collections.ConfigDict], dict[str, float]]
-  reads: str
-  reads_real: str
-  protocol: Callable[[ml_collections.ConfigDict], str]
-
-
-def _fixed(description: str) -> Callable[[ml_collections.ConfigDict], str]:
-  return lambda settings: description
-
-
-METRICS: dict[str, Metric] = {
-  'fid': Metric(
-    _fid, 'features', 'statistics', _fixed('Frechet distance of Gaussians fitted to the features')
-  ),
-  'is': Metric(
-    _inception_score,
-    'probs',
-    'nothing',
-    _fixed('Inception Score of the generated images, 10 splits (mean, std)'),
-  ),
-  'kid': Metric(
-    _kid,
-    'features',
-    'features',
-    _fixed('unbiased cubic-kernel MMD^2 of the features, 100 subsets of <= 1000'),
-  ),
-  'precision_recall': Metric(
-    _precision_recall, 'features', 'features', _fixed('k-NN balls in feature space, k = 3')
-  ),
-  'density_coverage': Metric(
-    _density_coverage, 'features', 'features', _fixed('k-NN balls around real, k = 5')
-  ),
-  'mmd': Metric(
-    _mmd,
-    'pixels',
-    'pixels',
-    _fixed('unbiased Gaussian-kernel MMD^2 of pixels in [0, 1], median bw'),
-  ),
-  'one_nn': Metric(
-    _one_nn,
-    'pixels',
-    'pixels',
-    _fixed(
-      'leave-one-out 1-NN accuracy on pixels in [0, 1], min(num_samples, num_reference) of each'
-    ),
-  ),
-  'parzen': Metric(
-    _parzen,
-    'pixels',
-    'pixels',
-    _fixed(
-      f'Gaussian Parzen window on pixels in [0, 1]; sigma from {PARZEN_SIGMAS} on the first '
-      'half of the reference images, log-likelihood (nats) of the second half'
-    ),
-  ),
-}
-
-
-def parse_metric_names(names: str) -> list[str]:
-  """['fid', 'is', ...] from 'fid,is,...'; `ConfigError` listing the valid names if unknown."""
-  parsed = [name.strip() for name in names.split(',') if name.strip()]
-  if not parsed:
-    raise errors.ConfigError(
-      f'eval.metrics is empty; name one or more of: {", ".join(sorted(METRICS))}.'
-    )
-  for name in parsed:
-    if name not in METRICS:
-      raise errors.unknown_name_error('metric', name, METRICS)
-  return parsed
-
-
-def check_settings(settings: ml_collections.ConfigDict) -> list[str]:
-  """The metric names of an `eval` section, after checking its counts; raises `ConfigError`."""
-  for field in ('num_samples', 'num_reference', 'batch_size'):
-    if settings[field] <= 0:
-      raise errors.ConfigError(
-        f'eval.{field}={settings[field]} must be positive; e.g. '
-        f'--config.eval.{field}={config_sections.eval_config()[field]}.'
-      )
-  return parse_metric_names(settings.metrics)
-
-
-def reads(metric_names: list[str]) -> set[str]:
-  """What the named metrics read of the sets: a subset of {'features', 'probs', 'pixels'}."""
-  return {METRICS[name].reads for name in metric_names}
-
-
-def observe(
-  images: np.ndarray, network: Optional[feature_networks.FeatureNetwork], needs: set[str]
-) -> Observations:
-  """The observations of `images` [N, H, W, C] (uint8, or float in [-1, 1]) that `needs` names.
-
-  `network` embeds them when features or probabilities are needed.
-  """
-  features = probs = pixels = None
-  if needs & {'features', 'probs'}:
-    features, probs = network.embed(images)
-  if 'pixels' in needs:
-    pixels = (feature_networks.to_model_range(images) + 1.0) / 2.0
-    pixels = pixels.reshape(len(images), -1)
-  return Observations(features, probs, pixels)
+from gan_jax import scoring
+from gan_jax.scoring import Observations
 
 
 def _observe_block(images, network, needs) -> Observations:
   if not len(images):  # A process left without rows still gives the shapes to gather.
     dummy = np.zeros((1, *images.shape[1:]), images.dtype)
-    return jax.tree.map(lambda x: x[:0], observe(dummy, network, needs))
-  return observe(images, network, needs)
+    return jax.tree.map(lambda x: x[:0], scoring.observe(dummy, network, needs))
+  return scoring.observe(images, network, needs)
 
 
 def _gather(block: Observations, total: int, multiple: int) -> Observations:
@@ -247,31 +48,11 @@ def observe_split(
   needs: set[str],
   multiple: int = 1,
 ) -> Observations:
-  """`observe` of all `images`, each process observing its `row_block` (blocks of `multiple`
+  """`scoring.observe` of all `images`, each process observing its `row_block` (blocks of `multiple`
   rows) and gathering the others'."""
   rows = distributed.row_block(len(images), multiple)
   block = _observe_block(images[rows.start : rows.stop], network, needs)
   return _gather(block, len(images), multiple)
-
-
-def score(
-  metric_names: list[str],
-  real: Observations,
-  fake: Observations,
-  settings: ml_collections.ConfigDict,
-) -> dict[str, float]:
-  """{result name: number} of every named metric of `fake` against `real`."""
-  results = {}
-  for name in metric_names:
-    results.update(METRICS[name].compute(real, fake, settings))
-  return results
-
-
-def metrics_protocol(
-  metric_names: list[str], settings: ml_collections.ConfigDict
-) -> dict[str, str]:
-  """{metric name: how its numbers are computed under `settings`}, for eval.json."""
-  return {name: METRICS[name].protocol(settings) for name in metric_names}
 
 
 def reference_images(
@@ -324,8 +105,8 @@ class Evaluator:
     """
     settings = config.eval
     self._settings = settings
-    self._metric_names = check_settings(settings)
-    self._needs = reads(self._metric_names)
+    self._metric_names = scoring.check_settings(settings)
+    self._needs = scoring.reads(self._metric_names)
     self._network = None
     network_description = 'none (pixel metrics only)'
     if self._needs & {'features', 'probs'}:
@@ -347,7 +128,7 @@ class Evaluator:
         f'{settings.num_samples} samples, z ~ N(0, I) from seed {settings.seed}'
         + (f', classes {num_classes} equally often' if num_classes else '')
       ),
-      'metrics': metrics_protocol(self._metric_names, settings),
+      'metrics': scoring.metrics_protocol(self._metric_names, settings),
     }
 
   def generated_images(self, generator_state, rows: Optional[range] = None) -> np.ndarray:
@@ -380,4 +161,78 @@ class Evaluator:
     rows = distributed.row_block(total, batch_size)
     block = _observe_block(self.generated_images(generator_state, rows), self._network, self._needs)
     fake = _gather(block, total, batch_size)
-    return score(self._metric_names, self._real, fake, self._settings)
+    return scoring.score(self._metric_names, self._real, fake, self._settings)
+
+
+def _check_reference(metric_names: list[str], generated, reference) -> None:
+  """Raises `ConfigError` when the sets cannot serve the metrics: generated statistics, a
+  statistics reference for a metric that needs more, or pixel metrics over two sizes."""
+  if generated.images is None:
+    raise errors.ConfigError(
+      f'The generated set is FID statistics ({generated.description}); score images: a folder, '
+      'or an .npz/.npy of them.'
+    )
+  if reference.images is None:
+    needing = [n for n in metric_names if scoring.METRICS[n].reads_real in ('features', 'pixels')]
+    if needing:
+      raise errors.ConfigError(
+        f'The reference is FID statistics only ({reference.description}), which serve '
+        f'{", ".join(n for n, m in scoring.METRICS.items() if m.reads_real != "features")}'
+        f'; {", ".join(needing)} need its images: pass a folder or .npz of them, or choose '
+        'other metrics with --config.eval.metrics=fid.'
+      )
+  elif 'pixels' in scoring.reads(metric_names):
+    if generated.images.shape[1:] != reference.images.shape[1:]:
+      raise errors.ConfigError(
+        f'Pixel metrics compare images of one shape, but the generated images are '
+        f'{generated.images.shape[1:]} and the reference {reference.images.shape[1:]}; '
+        'choose feature metrics (fid, kid, ...) with --config.eval.metrics.'
+      )
+
+
+def score_image_sets(
+  settings: ml_collections.ConfigDict,
+  generated: image_sets.ImageSet,
+  reference: image_sets.ImageSet,
+) -> tuple[dict[str, float], dict]:
+  """Every metric of `settings.metrics` of `generated` against `reference`, and the protocol.
+
+  Args:
+    settings: an `eval` section (metrics, feature_network, batch_size, ...).
+    generated: the images to score (`image_sets.read`).
+    reference: the real images, or the FID statistics of their features.
+
+  Returns:
+    ({result name: number}, protocol) as `Evaluator` gives them.
+
+  Raises:
+    ConfigError: sets that cannot serve the metrics (see `_check_reference`),
+      or statistics of other features than the feature network's.
+    WeightsError: the feature network's weights are missing.
+  """
+  metric_names = scoring.check_settings(settings)
+  _check_reference(metric_names, generated, reference)
+  needs = scoring.reads(metric_names)
+  network = None
+  if needs & {'features', 'probs'}:
+    network = feature_networks.load(settings, generated.images.shape[1:])
+  fake = observe_split(generated.images, network, needs)
+  if reference.images is not None:
+    real = observe_split(reference.images, network, needs)
+  else:
+    real = Observations(None, None, None, reference.statistics)
+    if fake.features is not None and len(real.statistics[0]) != fake.features.shape[1]:
+      raise errors.ConfigError(
+        f'The reference statistics are of {len(real.statistics[0])}-d features, but '
+        f'{network.name} gives {fake.features.shape[1]}-d ones; compute them with the same '
+        'network (--config.eval.feature_network).'
+      )
+  protocol = {
+    'num_samples': len(generated.images),
+    'num_reference': None if reference.images is None else len(reference.images),
+    'generated': generated.description,
+    'reference': reference.description,
+    'feature_network': network.description if network else 'none (pixel metrics only)',
+    'metrics': scoring.metrics_protocol(metric_names, settings),
+  }
+  return scoring.score(metric_names, real, fake, settings), protocol

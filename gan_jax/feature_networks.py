@@ -6,9 +6,11 @@ the Inception Score the probabilities. Two networks, chosen by
 `eval.feature_network`:
 
 - 'inception': the FID Inception-v3 of TTUR (Heusel et al. 2017) and
-  torch-fidelity (`gan_jax.metrics.inception`; needs its weights file), 2048-d
-  pool3 features and the softmax of its 1008 bias-free logits (Salimans et
-  al. 2016's IS code).
+  torch-fidelity (`gan_jax.metrics.inception`; its weights are downloaded on
+  first use), 2048-d pool3 features and the softmax of its 1008 bias-free
+  logits (Salimans et al. 2016's IS code). `eval.resize` chooses how images
+  reach 299x299: TF1's bilinear resize (TTUR, torch-fidelity) or clean-fid's
+  antialiased bicubic (Parmar et al. 2022).
 - 'mnist_classifier': the LeNet shipped with the package
   (`gan_jax.metrics.mnist_classifier`), the usual choice for MNIST GANs.
 
@@ -26,6 +28,14 @@ import numpy as np
 from gan_jax import errors
 
 FEATURE_NETWORKS = ('auto', 'inception', 'mnist_classifier')
+# How `eval.resize` brings images to Inception's 299x299 (`inception.RESIZE_MODES`).
+RESIZE_PROTOCOLS = {
+  'tf1_bilinear': 'images rounded to uint8 and resized to 299 with the TF1 bilinear resize',
+  'clean': (
+    "images rounded to uint8 and resized to 299 with clean-fid's clean resize (PIL bicubic "
+    'with antialiasing, per channel in float32, clipped to [0, 255]; Parmar et al. 2022)'
+  ),
+}
 
 
 class FeatureNetwork(NamedTuple):
@@ -88,6 +98,8 @@ def _mnist_classifier(settings: ml_collections.ConfigDict, image_shape) -> Featu
 
 
 def _inception(settings: ml_collections.ConfigDict) -> FeatureNetwork:
+  if settings.resize not in RESIZE_PROTOCOLS:
+    raise errors.unknown_name_error('eval.resize', settings.resize, RESIZE_PROTOCOLS)
   from gan_jax.metrics import inception  # pylint: disable=g-import-not-at-top
   from gan_jax.metrics import inception_weights  # pylint: disable=g-import-not-at-top
 
@@ -95,7 +107,7 @@ def _inception(settings: ml_collections.ConfigDict) -> FeatureNetwork:
 
   def embed(images):
     outputs = inception.compute_inception_features(
-      variables, to_uint8(images), batch_size=settings.batch_size
+      variables, to_uint8(images), batch_size=settings.batch_size, resize=settings.resize
     )
     return outputs.pool, np.asarray(jax.nn.softmax(outputs.logits_unbiased, axis=-1))
 
@@ -103,8 +115,7 @@ def _inception(settings: ml_collections.ConfigDict) -> FeatureNetwork:
     'inception',
     embed,
     'FID Inception-v3 (TF 2015-12-05 graph, torch-fidelity weights): 2048-d pool3 features, '
-    'softmax of the 1008 unbiased logits; images rounded to uint8 and resized to 299 with the '
-    'TF1 bilinear resize',
+    'softmax of the 1008 unbiased logits; ' + RESIZE_PROTOCOLS[settings.resize],
   )
 
 
@@ -113,7 +124,7 @@ def load(settings: ml_collections.ConfigDict, image_shape) -> FeatureNetwork:
 
   Args:
     settings: the config's `eval` section (feature_network, inception_weights,
-      batch_size).
+      resize, batch_size).
     image_shape: (H, W, C) of the images it will embed.
 
   Raises:

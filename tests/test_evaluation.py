@@ -14,6 +14,7 @@ from gan_jax import errors
 from gan_jax import evaluation
 from gan_jax import feature_networks
 from gan_jax import input_pipeline
+from gan_jax import scoring
 from gan_jax import summaries
 from gan_jax import train
 from gan_jax.metrics import fid
@@ -23,11 +24,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_metric_names_are_checked_with_the_valid_ones_listed():
-  assert evaluation.parse_metric_names(' fid, is ,kid') == ['fid', 'is', 'kid']
+  assert scoring.parse_metric_names(' fid, is ,kid') == ['fid', 'is', 'kid']
   with pytest.raises(errors.ConfigError, match=r"Unknown metric 'fd'; valid names: density_cov"):
-    evaluation.parse_metric_names('fid,fd')
+    scoring.parse_metric_names('fid,fd')
   with pytest.raises(errors.ConfigError, match='eval.metrics is empty'):
-    evaluation.parse_metric_names(' , ')
+    scoring.parse_metric_names(' , ')
 
 
 def test_auto_feature_network_is_the_mnist_classifier_for_digits_only():

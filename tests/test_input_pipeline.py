@@ -276,7 +276,7 @@ def _grey_files(folder):
 
 def test_images_of_every_mode_read_at_their_real_values(tmp_path):
   for name, value in _grey_files(tmp_path).items():
-    image = data_sources._read_rgb(str(tmp_path / name))
+    image = data_sources.read_rgb(str(tmp_path / name))
     assert image.shape == (6, 6, 3) and image.dtype == np.uint8, name
     np.testing.assert_array_equal(image, value, err_msg=name)
 
