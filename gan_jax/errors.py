@@ -31,6 +31,10 @@ class TrainingDivergedError(GanJaxError):
   """A loss or gradient norm became NaN or infinite."""
 
 
+class NonFiniteError(GanJaxError, ValueError):
+  """An array a metric reads (features, probabilities, statistics) holds NaN or Inf."""
+
+
 class StorageError(GanJaxError):
   """A run's files cannot be written: the disk is full, or the workdir not writable."""
 

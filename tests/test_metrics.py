@@ -4,7 +4,13 @@ Each reference is written here from the definition (numpy loops, scipy,
 sklearn), never by calling the code under test.
 """
 
+import fractions
+import logging
+import re
+
+import jax.numpy as jnp
 import numpy as np
+import prdc
 import pytest
 import scipy.linalg
 import scipy.spatial.distance
@@ -14,8 +20,10 @@ from sklearn.model_selection import LeaveOneOut
 from sklearn.model_selection import cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
 
+from gan_jax import errors
 from gan_jax.metrics import distances
 from gan_jax.metrics import fid
+from gan_jax.metrics import finite
 from gan_jax.metrics import inception_score
 from gan_jax.metrics import kid
 from gan_jax.metrics import mmd
@@ -123,6 +131,33 @@ def test_fid_load_statistics_rejects_foreign_npz(tmp_path):
     fid.load_statistics(path)
 
 
+@pytest.mark.parametrize(
+  'num_real, num_fake, expected',
+  [
+    (40, 30, None),
+    (40, 12, r'fake set of 12 samples in 16 dimensions: its covariance is singular \(rank <= 11\)'),
+    (5, 40, 'real set of 5 samples in 16 dimensions: its statistics are mostly noise'),
+  ],
+)
+def test_fid_warns_once_with_fewer_samples_than_dimensions(caplog, num_real, num_fake, expected):
+  real, fake = normal_sample(51, (num_real, 16)), normal_sample(52, (num_fake, 16))
+  with caplog.at_level(logging.WARNING):
+    fid.fid_from_features(real, fake)
+  warnings = [record.getMessage() for record in caplog.records if 'FID' in record.getMessage()]
+  if expected is None:
+    assert warnings == []
+  else:
+    assert len(warnings) == 1 and 'e.g. 10,000 or 50,000' in warnings[0]
+    assert re.search(expected, warnings[0])
+
+
+def test_fid_sample_size_warning_states_the_mean_terms_bias():
+  # E ||mean of N draws of N(0, sigma)||^2 = tr(sigma) / N: here 16 * 2 / 8 = 4.
+  warning = fid.sample_size_warning('fake', 8, 2.0 * np.eye(16))
+  assert 'tr(sigma) / N = 4 ' in warning
+  assert fid.sample_size_warning('fake', 16, 2.0 * np.eye(16)) is None
+
+
 # Inception Score.
 
 
@@ -153,6 +188,33 @@ def test_inception_score_matches_entropy_decomposition():
   assert std == pytest.approx(np.std(scores), rel=1e-8)
 
 
+def test_inception_score_without_shuffle_splits_rows_in_order():
+  probs = np.random.default_rng(53).dirichlet(0.5 * np.ones(4), size=30)
+  in_order = inception_score.inception_score(probs, splits=3)
+  assert inception_score.inception_score(probs, splits=3, shuffle=False) == in_order
+  reversed_order = inception_score.inception_score(probs[::-1], splits=3)
+  assert reversed_order != in_order  # The order matters, so it must be stated.
+
+
+def test_inception_score_shuffle_undoes_class_sorted_splits():
+  # 100 one-hot samples of each of 10 classes, sorted by class: each of the
+  # 10 splits in order holds one class, so each scores exactly 1. Shuffled, a
+  # split's score is exp(entropy of its class counts), close to 10.
+  num_classes, per_class = 10, 100
+  labels = np.repeat(np.arange(num_classes), per_class)
+  probs = np.eye(num_classes)[labels]
+  assert inception_score.inception_score(probs, splits=10) == (1.0, 0.0)
+  shuffled_labels = labels[np.random.RandomState(2020).permutation(len(labels))]
+  scores = [
+    np.exp(scipy.stats.entropy(np.bincount(chunk, minlength=num_classes)))
+    for chunk in np.split(shuffled_labels, 10)
+  ]
+  mean, std = inception_score.inception_score(probs, splits=10, shuffle=True, seed=2020)
+  assert mean == pytest.approx(np.mean(scores), rel=1e-12)
+  assert std == pytest.approx(np.std(scores), rel=1e-9)
+  assert 9.0 < mean < 10.0
+
+
 # KID and MMD.
 
 
@@ -178,10 +240,58 @@ def cubic_kernel(dim):
 def test_kid_with_whole_sets_as_subsets_equals_unbiased_polynomial_mmd():
   real, fake = normal_sample(14, (20, 6)), normal_sample(15, (20, 6), shift=0.3)
   expected = reference_mmd2(real, fake, cubic_kernel(6), unbiased=True)
-  # subset_size is clipped to 20: each subset is a permutation of a whole set.
-  mean, std = kid.kernel_inception_distance(real, fake, num_subsets=3, subset_size=1000)
-  assert mean == pytest.approx(expected, rel=1e-4)
-  assert std == pytest.approx(0.0, abs=1e-4 * abs(expected))
+  # Every subset is a whole set: one MMD^2, and no spread at all.
+  mean, std = kid.kernel_inception_distance(real, fake, num_subsets=3, subset_size=20)
+  assert mean == pytest.approx(expected, rel=1e-12)
+  assert std == 0.0
+
+
+def test_kid_refuses_subsets_larger_than_a_set():
+  # torch-fidelity's rule: no silent clipping to the smaller set.
+  with pytest.raises(ValueError, match=r'subset_size=1000 exceeds the 20 real or 30 fake.*<= 20'):
+    kid.kernel_inception_distance(np.zeros((20, 3)), np.zeros((30, 3)), subset_size=1000)
+
+
+def exact_unbiased_cubic_mmd2(x, y):
+  """Gretton et al.'s Eq. 3 with KID's kernel in exact rational arithmetic."""
+  x, y = ([[fractions.Fraction(float(v)) for v in row] for row in points] for points in (x, y))
+  dim = len(x[0])
+
+  def kernel(a, b):
+    return (sum(p * q for p, q in zip(a, b)) / dim + 1) ** 3
+
+  def within(points):
+    m = len(points)
+    pairs = sum(kernel(points[i], points[j]) for i in range(m) for j in range(i + 1, m))
+    return 2 * pairs / (m * (m - 1))
+
+  cross = sum(kernel(a, b) for a in x for b in y) / (len(x) * len(y))
+  return within(x) + within(y) - 2 * cross
+
+
+def test_kid_is_float64_exact_where_float32_is_visibly_wrong():
+  # Large-norm features: kernel values ~1e9 cancel down to an MMD^2 of ~6e4.
+  real, fake = normal_sample(47, (20, 16), shift=30.0), normal_sample(48, (20, 16), shift=30.0)
+  exact = float(exact_unbiased_cubic_mmd2(real, fake))
+  kid_value, _ = kid.kernel_inception_distance(real, fake, num_subsets=1, subset_size=20)
+  assert kid_value == pytest.approx(exact, rel=1e-10)
+  # The float32 path (mmd2, as KID computed before) is off by ~2e-3 here.
+  float32_value = mmd.mmd2(real, fake, kernel='polynomial', bandwidth=16)
+  assert abs(float32_value - exact) > 1e-4 * abs(exact)
+
+
+def test_kid_averages_subsets_drawn_as_torch_fidelity():
+  real, fake = normal_sample(49, (30, 5)), normal_sample(50, (25, 5), shift=0.4)
+  # torch-fidelity: one RandomState, real then fake subset for each subset.
+  rng = np.random.RandomState(2020)
+  values = []
+  for _ in range(4):
+    real_subset = real[rng.choice(30, 10, replace=False)]
+    fake_subset = fake[rng.choice(25, 10, replace=False)]
+    values.append(reference_mmd2(real_subset, fake_subset, cubic_kernel(5), unbiased=True))
+  mean, std = kid.kernel_inception_distance(real, fake, num_subsets=4, subset_size=10, seed=2020)
+  assert mean == pytest.approx(np.mean(values), rel=1e-12)
+  assert std == pytest.approx(np.std(values), rel=1e-10)
 
 
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_a_shift():
@@ -323,8 +433,9 @@ def test_precision_recall_density_coverage_of_identical_sets():
   real = normal_sample(39, (200, 4))
   assert precision_recall.precision_recall(real, real) == (1.0, 1.0)
   density, coverage = precision_recall.density_coverage(real, real, k=5)
-  # Every real ball holds its own copy and its 5 neighbours: density = 6/5.
-  assert density == pytest.approx(6 / 5, abs=0.01) and coverage == 1.0
+  # Every open real ball holds its own copy and its 4 nearer neighbours, not
+  # the 5th on its boundary: density = 5/5.
+  assert density == 1.0 and coverage == 1.0
 
 
 def test_precision_recall_density_coverage_of_far_apart_sets():
@@ -355,11 +466,12 @@ def test_precision_recall_density_coverage_match_brute_force():
   fake_to_real = scipy.spatial.distance.cdist(fake, real)
   inside_real_balls = fake_to_real <= radii(real)[None, :]
   inside_fake_balls = fake_to_real.T <= radii(fake)[None, :]
+  inside_open_real_balls = fake_to_real < radii(real)[None, :]
   expected = (
     inside_real_balls.any(1).mean(),
     inside_fake_balls.any(1).mean(),
-    inside_real_balls.sum() / (k * len(fake)),
-    inside_real_balls.any(0).mean(),
+    inside_open_real_balls.sum() / (k * len(fake)),
+    inside_open_real_balls.any(0).mean(),
   )
   actual = (
     *precision_recall.precision_recall(real, fake, k=k, block_size=7),
@@ -368,12 +480,132 @@ def test_precision_recall_density_coverage_match_brute_force():
   np.testing.assert_allclose(actual, expected, rtol=1e-12)
 
 
+def prdc_reference(real, fake, k):
+  """Naeem et al.'s own code (the prdc package) as a tuple in our order."""
+  result = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
+  return tuple(float(result[name]) for name in ('precision', 'recall', 'density', 'coverage'))
+
+
+def test_precision_recall_density_coverage_match_prdc_on_random_data():
+  # Continuous data has no distance ties, so open and closed balls agree.
+  real, fake = normal_sample(54, (60, 4)), normal_sample(55, (50, 4), shift=0.5)
+  actual = (
+    *precision_recall.precision_recall(real, fake, k=3),
+    *precision_recall.density_coverage(real, fake, k=3),
+  )
+  np.testing.assert_allclose(actual, prdc_reference(real, fake, 3), rtol=1e-12)
+
+
+def test_density_and_coverage_match_prdc_with_distance_ties():
+  # Points on a small integer grid: many distances equal a ball's radius
+  # exactly, where prdc's open balls (<) and closed ones (<=) differ.
+  rng = np.random.default_rng(56)
+  real = rng.integers(0, 4, size=(80, 2)).astype(np.float32)
+  fake = rng.integers(0, 4, size=(70, 2)).astype(np.float32) + np.float32([1, 0])
+  k = 5
+  _, _, density, coverage = prdc_reference(real, fake, k)
+  assert precision_recall.density_coverage(real, fake, k=k) == pytest.approx(
+    (density, coverage), rel=1e-12
+  )
+  radii = np.sort(scipy.spatial.distance.cdist(real, real), axis=1)[:, k]
+  closed_density = np.sum(scipy.spatial.distance.cdist(fake, real) <= radii) / (k * len(fake))
+  assert closed_density > density + 0.1  # The test data do tell open from closed.
+  # Precision and recall keep Kynkaanniemi et al.'s closed balls: never below prdc's.
+  prdc_precision, prdc_recall, _, _ = prdc_reference(real, fake, k)
+  precision, recall = precision_recall.precision_recall(real, fake, k=k)
+  assert precision >= prdc_precision and recall >= prdc_recall
+
+
 def test_kth_neighbor_squared_distances_match_sorted_distances():
   points = normal_sample(46, (30, 4))
   expected = np.sort(scipy.spatial.distance.cdist(points, points, 'sqeuclidean'), axis=1)[:, 2]
   np.testing.assert_allclose(
     distances.kth_neighbor_squared_distances(points, 2, block_size=8), expected, rtol=1e-5
   )
+
+
+# Non-finite inputs.
+
+
+def with_bad_rows(array, rows=(3, 11)):
+  """A copy of array with NaN in its first listed row and -Inf in the second."""
+  array = np.array(array, dtype=np.float64)
+  array[rows[0], 0], array[rows[1], -1] = np.nan, -np.inf
+  return array
+
+
+def features(seed, num=20, dim=3):
+  return normal_sample(seed, (num, dim))
+
+
+@pytest.mark.parametrize(
+  'call, message',
+  [
+    (lambda: fid.fid_from_features(with_bad_rows(features(0)), features(1)), 'real: 2 of 20 rows'),
+    (lambda: fid.fid_from_features(features(0), with_bad_rows(features(1))), 'fake: 2 of 20 rows'),
+    (lambda: fid.feature_statistics(with_bad_rows(features(0))), 'features: 2 of 20 rows'),
+    (
+      lambda: fid.frechet_distance(np.r_[0.0, np.nan], np.eye(2), np.zeros(2), np.eye(2)),
+      'first Gaussian mu: 1 of 2 entries',
+    ),
+    (
+      lambda: fid.frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.diag([1.0, np.inf])),
+      'second Gaussian sigma: 1 of 2 rows',
+    ),
+    (
+      lambda: kid.kernel_inception_distance(features(0), with_bad_rows(features(1)), 2, 10),
+      'fake: 2 of 20 rows',
+    ),
+    (
+      lambda: kid.kernel_inception_distance(jnp.asarray(with_bad_rows(features(0))), features(1)),
+      'real: 2 of 20 rows',
+    ),
+    (lambda: mmd.mmd2(with_bad_rows(features(0)), features(1)), 'x: 2 of 20 rows'),
+    (lambda: mmd.mmd2(features(0), with_bad_rows(features(1))), 'y: 2 of 20 rows'),
+    (
+      lambda: precision_recall.precision_recall(with_bad_rows(features(0)), features(1)),
+      'real: 2 of 20 rows',
+    ),
+    (
+      lambda: precision_recall.density_coverage(features(0), with_bad_rows(features(1))),
+      'fake: 2 of 20 rows',
+    ),
+    (
+      lambda: nearest_neighbor.one_nn_accuracy(features(0), with_bad_rows(features(1))),
+      'fake: 2 of 20 rows',
+    ),
+    (
+      lambda: parzen.parzen_log_likelihood(with_bad_rows(features(0)), features(1), 1.0),
+      'samples: 2 of 20 rows',
+    ),
+    (
+      lambda: parzen.parzen_log_likelihood(features(0), with_bad_rows(features(1)), 1.0),
+      'points: 2 of 20 rows',
+    ),
+    (
+      lambda: distances.kth_neighbor_squared_distances(with_bad_rows(features(0)), 3),
+      'points: 2 of 20 rows',
+    ),
+    (
+      lambda: inception_score.inception_score(with_bad_rows(np.full((20, 4), 0.25)), splits=2),
+      'probs: 2 of 20 rows',
+    ),
+  ],
+)
+def test_non_finite_inputs_raise_an_error_naming_the_input_and_rows(call, message):
+  with pytest.raises(errors.NonFiniteError, match=message + r' hold NaN or Inf \((rows|entries) '):
+    call()
+
+
+def test_check_finite_rows_lists_the_first_rows_and_passes_finite_extremes():
+  array = np.zeros((100, 2), np.float32)
+  array[[2, 5, 7, 40, 41, 60, 99], 1] = np.nan
+  with pytest.raises(ValueError, match=r'7 of 100 rows .* \(rows 2, 5, 7, 40, 41, \.\.\.\);'):
+    finite.check_finite_rows(jnp.asarray(array), 'fake')
+  # Finite values whose sum overflows, integers and empty arrays pass.
+  finite.check_finite_rows(np.full((3, 2), 1e308), 'real')
+  finite.check_finite_rows(np.arange(6).reshape(3, 2), 'real')
+  finite.check_finite_rows(np.zeros((0, 4)), 'real')
 
 
 # Argument checks.

@@ -12,22 +12,36 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax.metrics import finite
+
 DEFAULT_BLOCK_SIZE = 256
 
 
-def as_point_sets(a, b, names: tuple[str, str] = ('real', 'fake')):
-  """(a, b) as float arrays, checked to be [n, d] and [m, d] with one d.
+def check_point_sets(a, b, names: tuple[str, str] = ('real', 'fake')):
+  """Checks that a [n, d] and b [m, d] share d and hold only finite values.
+
+  Works on numpy and JAX arrays alike, without copying them to another dtype
+  or device.
 
   Raises:
-    ValueError: naming the two sets and their shapes otherwise.
+    ValueError: naming the two sets and their shapes if they do not match.
+    errors.NonFiniteError: naming the set and its rows that hold NaN or Inf.
   """
-  a, b = jnp.asarray(a, dtype=float), jnp.asarray(b, dtype=float)
-  if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+  a_shape, b_shape = np.shape(a), np.shape(b)
+  if len(a_shape) != 2 or len(b_shape) != 2 or a_shape[1] != b_shape[1]:
     raise ValueError(
-      f'{names[0]} and {names[1]} must be [n, d] with the same d; got {a.shape} and {b.shape}. '
+      f'{names[0]} and {names[1]} must be [n, d] with the same d; got {a_shape} and {b_shape}. '
       'Flatten images to vectors, or use features from the same network layer for both.'
     )
-  return a, b
+  finite.check_finite_rows(a, names[0])
+  finite.check_finite_rows(b, names[1])
+
+
+def as_point_sets(a, b, names: tuple[str, str] = ('real', 'fake')):
+  """(a, b) as JAX float arrays, after `check_point_sets` (a [n, d], b [m, d])."""
+  # Checked as given, so that a host array is checked on the host.
+  check_point_sets(a, b, names)
+  return jnp.asarray(a, dtype=float), jnp.asarray(b, dtype=float)
 
 
 def pairwise_squared_distances(a, b):
@@ -83,9 +97,10 @@ def kth_neighbor_squared_distances(points, k, *, block_size=DEFAULT_BLOCK_SIZE):
   Returns:
     [n] numpy array of squared distances.
   """
+  if np.ndim(points) != 2:
+    raise ValueError(f'points must be [n, d]; got shape {np.shape(points)}.')
+  finite.check_finite_rows(points, 'points')
   points = jnp.asarray(points, dtype=float)
-  if points.ndim != 2:
-    raise ValueError(f'points must be [n, d]; got shape {points.shape}.')
   if not 1 <= k < points.shape[0]:
     raise ValueError(
       f'k={k} needs 1 <= k < number of points ({points.shape[0]}); lower k or pass more points.'

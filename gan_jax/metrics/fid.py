@@ -19,9 +19,23 @@ large and nearly cancel, which loses every significant digit in float32 at
 d = 2048, and JAX computes in float32 unless x64 is enabled globally. The
 work is one or two d x d eigendecompositions per evaluation, so the host CPU
 is the right place for it.
+
+FID is biased upwards, more so for fewer samples (Chong & Forsyth 2020,
+"Effectively unbiased FID and Inception Score and where to find them"):
+`fid_from_features` logs a warning below 10 samples, or fewer samples than
+feature dimensions, where each covariance is singular. Heusel et al. 2017
+recommend at least 10,000 samples; papers use 10,000 or 50,000.
 """
 
+from typing import Optional
+
 import numpy as np
+from absl import logging
+
+from gan_jax.metrics import finite
+
+# Below this many samples FID's statistics are mostly noise, whatever d.
+FEW_SAMPLES = 10
 
 
 def _check_statistics(mu, sigma, name):
@@ -30,6 +44,8 @@ def _check_statistics(mu, sigma, name):
       f'{name}: mu must be [d] and sigma [d, d]; got {mu.shape} and {sigma.shape}. '
       'Compute them with feature_statistics(features).'
     )
+  finite.check_finite_rows(mu, f'{name} mu')
+  finite.check_finite_rows(sigma, f'{name} sigma')
 
 
 def _nonzero_part(eigenvalues):
@@ -83,6 +99,18 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
   return float(max(distance, 0.0))
 
 
+def _statistics(features, what):
+  features = np.asarray(features, dtype=np.float64)
+  if features.ndim != 2 or features.shape[0] < 2:
+    raise ValueError(
+      f'{what} must be [N, d] with N >= 2; got shape {features.shape}. '
+      'Flatten activations to one vector per sample.'
+    )
+  finite.check_finite_rows(features, what)
+  # atleast_2d: np.cov returns a 0-d array for one feature.
+  return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))
+
+
 def feature_statistics(features):
   """Mean and covariance of features, as FID compares them.
 
@@ -92,19 +120,52 @@ def feature_statistics(features):
   Returns:
     (mu [d], sigma [d, d]) float64 numpy arrays; sigma is the unbiased
     (N - 1) sample covariance.
+
+  Raises:
+    ValueError: for a shape other than [N >= 2, d].
+    errors.NonFiniteError: if features holds NaN or Inf.
   """
-  features = np.asarray(features, dtype=np.float64)
-  if features.ndim != 2 or features.shape[0] < 2:
-    raise ValueError(
-      f'features must be [N, d] with N >= 2; got shape {features.shape}. '
-      'Flatten activations to one vector per sample.'
-    )
-  # atleast_2d: np.cov returns a 0-d array for one feature.
-  return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))
+  return _statistics(features, 'features')
+
+
+def sample_size_warning(what, num_samples, sigma) -> Optional[str]:
+  """Why FID from `num_samples` feature vectors is unreliable, or None if it is not.
+
+  With N < d samples the covariance sigma [d, d] has rank <= N - 1, and FID
+  is biased upwards (Chong & Forsyth 2020): the squared distance of two
+  independent sample means overestimates ||mu1 - mu2||^2 by
+  tr(sigma1) / N1 + tr(sigma2) / N2 in expectation, this set's share being
+  tr(sigma) / N, and the trace term typically adds more.
+
+  Args:
+    what: the set's name in the message, e.g. 'fake'.
+    num_samples: N, the number of feature vectors behind sigma.
+    sigma: [d, d] their covariance.
+
+  Returns:
+    A one-sentence message, or None for N >= max(d, FEW_SAMPLES).
+  """
+  dimension = sigma.shape[0]
+  if num_samples >= max(dimension, FEW_SAMPLES):
+    return None
+  mean_bias = np.trace(sigma) / num_samples
+  problem = (
+    'its statistics are mostly noise'
+    if num_samples < FEW_SAMPLES
+    else f'its covariance is singular (rank <= {num_samples - 1})'
+  )
+  return (
+    f'{what} set of {num_samples} samples in {dimension} dimensions: {problem}, and FID is '
+    f'biased upwards, by tr(sigma) / N = {mean_bias:.4g} from its mean alone and '
+    'typically more from the covariance'
+  )
 
 
 def fid_from_features(real, fake):
   """FID between two sets of features.
+
+  Logs one warning if either set has fewer than FEW_SAMPLES samples or fewer
+  samples than dimensions (`sample_size_warning`).
 
   Args:
     real: [N_real, d] features of real data.
@@ -112,13 +173,31 @@ def fid_from_features(real, fake):
 
   Returns:
     frechet_distance of the two sets' feature_statistics, a Python float.
+
+  Raises:
+    ValueError: for mismatched shapes or fewer than 2 samples.
+    errors.NonFiniteError: if real or fake holds NaN or Inf.
   """
   if np.ndim(real) != 2 or np.ndim(fake) != 2 or np.shape(real)[1] != np.shape(fake)[1]:
     raise ValueError(
       f'real and fake must be [N, d] with the same d; got {np.shape(real)} and '
       f'{np.shape(fake)}. Use features from the same network layer for both.'
     )
-  return frechet_distance(*feature_statistics(real), *feature_statistics(fake))
+  real_mu, real_sigma = _statistics(real, 'real')
+  fake_mu, fake_sigma = _statistics(fake, 'fake')
+  warnings = [
+    warning
+    for warning in (
+      sample_size_warning('real', len(real), real_sigma),
+      sample_size_warning('fake', len(fake), fake_sigma),
+    )
+    if warning
+  ]
+  if warnings:
+    logging.warning(
+      'FID: %s; use N >= d samples, e.g. 10,000 or 50,000 as papers do.', '; '.join(warnings)
+    )
+  return frechet_distance(real_mu, real_sigma, fake_mu, fake_sigma)
 
 
 def save_statistics(path, mu, sigma):
