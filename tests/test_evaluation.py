@@ -38,6 +38,34 @@ def test_auto_feature_network_is_the_mnist_classifier_for_digits_only():
     feature_networks.resolve('vgg', (28, 28, 1))
 
 
+def test_an_unknown_resize_is_refused_before_the_weights_are_read():
+  settings = config_sections.eval_config(feature_network='inception', resize='bicubic')
+  with pytest.raises(errors.ConfigError, match="Unknown eval.resize 'bicubic'; valid names: clean"):
+    feature_networks.load(settings, (32, 32, 3))
+
+
+def test_the_resize_mode_reaches_the_network_and_the_protocol(monkeypatch):
+  from gan_jax.metrics import inception  # pylint: disable=g-import-not-at-top
+  from gan_jax.metrics import inception_weights  # pylint: disable=g-import-not-at-top
+
+  calls = []
+
+  def features(variables, images, batch_size, resize):
+    calls.append((images.dtype, batch_size, resize))
+    logits = np.zeros((len(images), 1008), np.float32)
+    return inception.InceptionOutputs(np.zeros((len(images), 2048), np.float32), logits, logits)
+
+  monkeypatch.setattr(inception_weights, 'load_inception_params', lambda path: {})
+  monkeypatch.setattr(inception, 'compute_inception_features', features)
+  for resize, phrase in [('tf1_bilinear', 'TF1 bilinear resize'), ('clean', "clean-fid's clean")]:
+    settings = config_sections.eval_config(feature_network='inception', resize=resize)
+    network = feature_networks.load(settings, (32, 32, 3))
+    assert network.description.endswith(feature_networks.RESIZE_PROTOCOLS[resize])
+    assert phrase in network.description
+    network.embed(np.zeros((3, 32, 32, 3), np.float32))
+    assert calls[-1] == (np.uint8, settings.batch_size, resize)
+
+
 def test_missing_inception_weights_say_where_to_get_them(tmp_path):
   config = gan_mnist.get_config('tiny')
   config.eval.update(
