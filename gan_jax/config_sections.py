@@ -230,6 +230,11 @@ def eval_config(**overrides) -> ml_collections.ConfigDict:
   resize:           the Inception input's resize to 299: 'tf1_bilinear' (TF1's bilinear, as
                     TTUR and torch-fidelity) or 'clean' (clean-fid's antialiased PIL bicubic,
                     Parmar et al. 2022); unused by the MNIST classifier.
+  is_shuffle:       shuffle the samples before the Inception Score's 10 splits, as
+                    torch-fidelity does (numpy RandomState(2020)); False = in sample order,
+                    as Salimans et al.'s code.
+  kid_subset_size:  points per KID subset (Binkowski et al. 2018 and torch-fidelity: 1000),
+                    lowered to the smaller set's size when that has fewer.
   num_samples:      generated images per evaluation.
   num_reference:    real images (from the reference split), at most all.
   reference_split:  the data split the real images come from; '' = data.split,
@@ -243,6 +248,8 @@ def eval_config(**overrides) -> ml_collections.ConfigDict:
     feature_network='auto',
     inception_weights='',
     resize='tf1_bilinear',
+    is_shuffle=False,
+    kid_subset_size=1000,
     num_samples=10_000,
     num_reference=10_000,
     reference_split='',

@@ -13,6 +13,7 @@ from typing import Callable, NamedTuple, Optional
 
 import ml_collections
 import numpy as np
+from absl import logging
 
 from gan_jax import config_sections
 from gan_jax import errors
@@ -26,6 +27,8 @@ from gan_jax.metrics import nearest_neighbor
 from gan_jax.metrics import parzen
 from gan_jax.metrics import precision_recall
 
+# torch-fidelity's seed of its IS shuffle and KID subsets, so that both draw what it draws.
+TORCH_FIDELITY_SEED = 2020
 # The Parzen bandwidth grid of Goodfellow et al.'s evaluation code, on pixels in [0, 1].
 PARZEN_SIGMAS = tuple(np.round(np.logspace(-1, 0, 10), 4))
 
@@ -51,19 +54,30 @@ def _fid(real: Observations, fake: Observations, settings) -> dict[str, float]:
   del settings
   if real.statistics is None:
     return {'fid': fid.fid_from_features(real.features, fake.features)}
-  return {'fid': fid.frechet_distance(*real.statistics, *fid.feature_statistics(fake.features))}
+  mu, sigma = fid.feature_statistics(fake.features)
+  warning = fid.sample_size_warning('fake', len(fake.features), sigma)
+  if warning:
+    logging.warning(warning)
+  return {'fid': fid.frechet_distance(*real.statistics, mu, sigma)}
 
 
 def _inception_score(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del real, settings
-  mean, std = inception_score.inception_score(fake.probs, splits=min(10, len(fake.probs)))
+  del real
+  mean, std = inception_score.inception_score(
+    fake.probs,
+    splits=min(10, len(fake.probs)),
+    shuffle=settings.is_shuffle,
+    seed=TORCH_FIDELITY_SEED,
+  )
   return {'is': mean, 'is_std': std}
 
 
 def _kid(real: Observations, fake: Observations, settings) -> dict[str, float]:
-  del settings
-  mean, std = kid.kernel_inception_distance(real.features, fake.features)
-  return {'kid': mean, 'kid_std': std}
+  subset_size = min(settings.kid_subset_size, len(real.features), len(fake.features))
+  mean, std = kid.kernel_inception_distance(
+    real.features, fake.features, subset_size=subset_size, seed=TORCH_FIDELITY_SEED
+  )
+  return {'kid': mean, 'kid_std': std, 'kid_subset_size': subset_size}
 
 
 def _precision_recall(real: Observations, fake: Observations, settings) -> dict[str, float]:
@@ -146,7 +160,14 @@ METRICS: dict[str, Metric] = {
     _inception_score,
     'probs',
     'nothing',
-    _fixed('Inception Score of the generated images, 10 splits (mean, std)'),
+    lambda settings: (
+      'Inception Score of the generated images (Salimans et al. 2016), mean and std over 10 '
+      + (
+        f'splits after numpy RandomState({TORCH_FIDELITY_SEED}).permutation, as torch-fidelity'
+        if settings.is_shuffle
+        else "splits in sample order, as Salimans et al.'s code"
+      )
+    ),
   ),
   'fid_infinity': Metric(
     _fid_infinity,
@@ -172,13 +193,27 @@ METRICS: dict[str, Metric] = {
     _kid,
     'features',
     'features',
-    _fixed('unbiased cubic-kernel MMD^2 of the features, 100 subsets of <= 1000'),
+    lambda settings: (
+      'unbiased cubic-kernel MMD^2 of the features in float64, mean and std over 100 subsets '
+      f'of min(eval.kid_subset_size = {settings.kid_subset_size}, N_real, N_fake) points '
+      f'(kid_subset_size) drawn as torch-fidelity (numpy RandomState({TORCH_FIDELITY_SEED})); '
+      'kid_std is 0 when both subsets are the whole sets'
+    ),
   ),
   'precision_recall': Metric(
-    _precision_recall, 'features', 'features', _fixed('k-NN balls in feature space, k = 3')
+    _precision_recall,
+    'features',
+    'features',
+    _fixed(
+      "k-NN balls in feature space, k = 3, closed (distance <= radius) as Kynkaanniemi et al.'s "
+      'code'
+    ),
   ),
   'density_coverage': Metric(
-    _density_coverage, 'features', 'features', _fixed('k-NN balls around real, k = 5')
+    _density_coverage,
+    'features',
+    'features',
+    _fixed("k-NN balls around real, k = 5, open (distance < radius) as Naeem et al.'s prdc"),
   ),
   'mmd': Metric(
     _mmd,

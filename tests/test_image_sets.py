@@ -106,6 +106,22 @@ def test_a_statistics_reference_gives_the_fid_of_its_images(tmp_path, digits):
     evaluation.score_image_sets(_settings(metrics='fid'), generated, inception_sized)
 
 
+def test_inception_score_splits_in_order_or_shuffled_and_kid_subsets_are_reported(digits):
+  _, probs = _classifier_features(digits[:200])
+  by_class = image_sets.ImageSet(digits[:200][np.argsort(probs.argmax(axis=1))], None, 'sorted')
+  reference = image_sets.ImageSet(digits[200:], None, 'last 200')
+  scores, protocols = {}, {}
+  for shuffle in (False, True):
+    settings = _settings(metrics='is,kid', is_shuffle=shuffle)
+    scores[shuffle], protocol = evaluation.score_image_sets(settings, by_class, reference)
+    protocols[shuffle] = protocol['metrics']['is']
+  # Splits of class-sorted digits hold one or two classes each; shuffled ones hold all ten.
+  assert scores[False]['is'] < 2.5 and scores[True]['is'] > 7
+  assert 'in sample order' in protocols[False] and 'RandomState(2020)' in protocols[True]
+  # 200 of each: every KID subset is both whole sets, so there is no spread.
+  assert scores[True]['kid_subset_size'] == 200 and scores[True]['kid_std'] == 0
+
+
 def test_pixel_metrics_need_one_image_shape(digits):
   generated = image_sets.ImageSet(digits[:50], None, 'grey')
   reference = image_sets.ImageSet(np.repeat(digits[50:100], 3, axis=-1), None, 'rgb')

@@ -15,6 +15,7 @@ imports nothing heavy.
   precision_recall  k-NN precision/recall (Kynkaanniemi et al. 2019) and
                     density/coverage (Naeem et al. 2020).
   distances         blocked Euclidean distances shared by the above.
+  finite            the NaN/Inf check at every metric's entry.
   inception         the FID Inception-v3 (TF 2015-12-05 graph, as torch-fidelity):
                     pool3 features and logits of uint8 images, after its TF1 (or
                     clean-fid's) resize.
