@@ -27,10 +27,6 @@ _CHUNK_BYTES = 1 << 20
 _REPORT_EVERY_BYTES = 10 * 1000**2
 
 
-class DownloadError(errors.GanJaxError):
-  """A download failed: no network, an HTTP error, a timeout, a truncated or corrupt file."""
-
-
 def download(url: str, path, *, sha256: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
   """Downloads `url` to `path`, with a progress report on stderr, if its SHA-256 matches.
 
@@ -61,7 +57,7 @@ def download(url: str, path, *, sha256: str, timeout_s: float = DEFAULT_TIMEOUT_
       with os.fdopen(descriptor, 'wb') as file:
         actual = _copy_and_hash(response, file)
     if not actual.startswith(expected):
-      raise DownloadError(
+      raise errors.DownloadError(
         f'{url} has SHA-256 {actual[:16]}..., not {expected[:16]}...: the file is corrupt '
         'or the address now serves a different one'
       )
@@ -69,7 +65,7 @@ def download(url: str, path, *, sha256: str, timeout_s: float = DEFAULT_TIMEOUT_
     temporary_path = None
   except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, a full disk.
     reason = ' '.join(str(error).split())  # One line, even if the reason has several.
-    raise DownloadError(f'{url}: {reason or type(error).__name__}') from error
+    raise errors.DownloadError(f'{url}: {reason or type(error).__name__}') from error
   finally:
     if temporary_path is not None and os.path.exists(temporary_path):
       os.remove(temporary_path)
@@ -94,7 +90,7 @@ def _copy_and_hash(response, file) -> str:
       _report(done_bytes, total_bytes, time.monotonic() - start)
       next_report += _REPORT_EVERY_BYTES
   if total_bytes is not None and done_bytes != total_bytes:
-    raise DownloadError(
+    raise errors.DownloadError(
       f'{response.url}: the connection closed after {done_bytes:,} of {total_bytes:,} bytes'
     )
   _report(done_bytes, total_bytes, time.monotonic() - start)

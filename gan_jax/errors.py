@@ -27,6 +27,10 @@ class WeightsError(GanJaxError):
   """A pretrained weights file (e.g. the FID Inception's) is missing, corrupt or not a state dict."""
 
 
+class DownloadError(GanJaxError):
+  """A download failed: no network, an HTTP error, a timeout, a truncated or corrupt file."""
+
+
 class TrainingDivergedError(GanJaxError):
   """A loss or gradient norm became NaN or infinite."""
 

@@ -164,7 +164,7 @@ def test_weights_path_comes_from_the_environment_then_the_default(tmp_path, monk
   monkeypatch.setenv('HOME', str(tmp_path))
 
   def offline(url, path, **kwargs):
-    raise downloads.DownloadError(f'{url}: offline')
+    raise errors.DownloadError(f'{url}: offline')
 
   # The default place is downloaded to when the file is missing; here the download fails.
   monkeypatch.setattr(downloads, 'download', offline)

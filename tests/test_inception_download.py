@@ -117,7 +117,7 @@ def test_refused_connection_fails_in_seconds_saying_where_to_put_the_file(
 
 def test_interrupted_transfer_leaves_nothing(tmp_path, server_url):
   target = tmp_path / 'file.bin'
-  with pytest.raises(downloads.DownloadError, match=r'closed after 5,120 of 10,240 bytes'):
+  with pytest.raises(errors.DownloadError, match=r'closed after 5,120 of 10,240 bytes'):
     downloads.download(f'{server_url}/half', target, sha256=PAYLOAD_SHA256, timeout_s=5)
   assert_nothing_left(tmp_path, target)
 
@@ -125,7 +125,7 @@ def test_interrupted_transfer_leaves_nothing(tmp_path, server_url):
 def test_a_stalled_transfer_times_out_and_leaves_nothing(tmp_path, server_url):
   target = tmp_path / 'file.bin'
   start = time.monotonic()
-  with pytest.raises(downloads.DownloadError, match='timed out'):
+  with pytest.raises(errors.DownloadError, match='timed out'):
     downloads.download(f'{server_url}/stall', target, sha256=PAYLOAD_SHA256, timeout_s=0.3)
   assert time.monotonic() - start < STALL_S
   assert_nothing_left(tmp_path, target)
@@ -133,7 +133,7 @@ def test_a_stalled_transfer_times_out_and_leaves_nothing(tmp_path, server_url):
 
 def test_http_error_leaves_nothing(tmp_path, server_url):
   target = tmp_path / 'file.bin'
-  with pytest.raises(downloads.DownloadError, match='HTTP Error 404'):
+  with pytest.raises(errors.DownloadError, match='HTTP Error 404'):
     downloads.download(f'{server_url}/missing', target, sha256=PAYLOAD_SHA256, timeout_s=5)
   assert_nothing_left(tmp_path, target)
 

@@ -204,7 +204,7 @@ def download_weights(
   """
   try:
     downloads.download(url, path, sha256=sha256, timeout_s=timeout_s)
-  except downloads.DownloadError as error:
+  except errors.DownloadError as error:
     raise _missing_weights_error(path, f'download failed: {error}') from None
 
 
