@@ -171,8 +171,7 @@ def _grid(latent_dim: int, num_classes: int) -> Picture:
       os.path.join(out_dir, names[0]), images.image_grid(samples, num_columns=columns or None)
     )
     arrays = {'samples': samples} if labels is None else {'samples': samples, 'labels': labels}
-    # In place, not atomically: tests/test_apps.py fills the disk through this name.
-    np.savez_compressed(os.path.join(out_dir, names[1]), **arrays)
+    images.save_arrays(os.path.join(out_dir, names[1]), **arrays)
     return names
 
   return Picture(z, labels, write)

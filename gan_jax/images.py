@@ -51,13 +51,23 @@ def _write_atomically(path: str, write: Callable[[str], None]) -> None:
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   stem, extension = os.path.splitext(path)
   partial = f'{stem}.partial{extension}'
-  write(partial)
-  os.replace(partial, path)
+  try:
+    write(partial)
+    os.replace(partial, path)
+  except BaseException:
+    if os.path.lexists(partial):
+      os.remove(partial)
+    raise
 
 
 def _squeeze_gray(pictures: np.ndarray) -> np.ndarray:
   """[..., 1] -> [...] (what Pillow and ffmpeg take for gray); [..., 3] unchanged."""
   return pictures[..., 0] if pictures.shape[-1] == 1 else pictures
+
+
+def save_arrays(path: str, **arrays: np.ndarray) -> None:
+  """Writes `arrays` to the compressed .npz `path` (which ends in .npz), atomically."""
+  _write_atomically(path, lambda partial: np.savez_compressed(partial, **arrays))
 
 
 def save_png(path: str, picture: np.ndarray) -> None:

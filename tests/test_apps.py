@@ -119,16 +119,17 @@ def test_sample_into_an_unwritable_folder_says_where_and_what_to_do(trained_run,
     f"Error: Cannot write samples to '{workdir}/samples' (not a directory); "
   )
   assert 'elsewhere with --out_dir=DIR' in result.stderr
-  # ... and a full disk, where samples.npz leads to /dev/full.
+  # ... and a full disk, where the file that becomes samples.npz leads to /dev/full.
   elsewhere = tmp_path / 'elsewhere'
   elsewhere.mkdir()
-  (elsewhere / 'samples.npz').symlink_to('/dev/full')
+  (elsewhere / 'samples.partial.npz').symlink_to('/dev/full')
   result = _run(
     'experiments.sample', f'--workdir={workdir}', '--num_samples=2', f'--out_dir={elsewhere}'
   )
   assert result.returncode == 1 and 'Traceback' not in result.stderr
   assert f"Error: Cannot write samples to '{elsewhere}' (No space left on device)" in result.stderr
   assert (elsewhere / 'sample_grid.png').exists()  # Written before the disk was full.
+  assert sorted(os.listdir(elsewhere)) == ['sample_grid.png']  # No partial file left.
 
 
 @pytest.mark.parametrize(
