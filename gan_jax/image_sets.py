@@ -59,7 +59,10 @@ def _folder_images(folder: str) -> np.ndarray:
     try:
       pictures = list(pool.map(data_sources.read_rgb, paths))
     except (OSError, ValueError, Image.DecompressionBombError) as e:
-      raise errors.DataError(f'An image under {folder!r} cannot be read: {e}') from e
+      raise errors.DataError(
+        f'An image under {folder!r} cannot be read ({e}); remove or replace it: every image '
+        'of a set counts.'
+      ) from e
   sizes = collections.Counter(picture.shape[:2] for picture in pictures)
   if len(sizes) > 1:
     listed = ', '.join(f'{h}x{w} ({count})' for (h, w), count in sizes.most_common(4))
