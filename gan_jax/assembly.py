@@ -63,6 +63,7 @@ def build(
     auxiliary_weight=config.loss.auxiliary_weight if auxiliary else 0.0,
     reuse_noise_for_generator=config.train.reuse_noise_for_generator,
     generator_ema_decay=config.train.generator_ema_decay,
+    generator_orthogonal=config.penalty.generator_orthogonal,
   )
 
 

@@ -33,13 +33,14 @@ checked by `gan_jax.studies.toy_data`.
   model.dtype                             'float32' or 'bfloat16' (`config_sections.MODEL_DTYPES`)
   data.image_size, data.crop_size         an integer >= 0 (0: as stored, the usual crop)
   loss.real_label                         in (0, 1] (1: no label smoothing)
-  loss.auxiliary_weight, penalty.weight, penalty.clip_weights
+  loss.auxiliary_weight, penalty.weight, penalty.clip_weights, penalty.generator_orthogonal
                                           a finite number >= 0 (0: off)
   optimizer.generator.learning_rate, optimizer.discriminator.learning_rate
                                           a finite number > 0
   optimizer.*.b1, b2, momentum, decay     in [0, 1): the decay rates of moving
                                           averages; 1 never moves them
-  eval.num_samples, num_reference, batch_size           an integer >= 1
+  eval.num_samples, num_reference, batch_size, kid_subset_size    an integer >= 1
+  eval.is_shuffle                         True or False
   eval.every                              an integer >= 0 (0: never)
 
 A number must be finite and a number: True, None, '0.5' and nan are refused;
@@ -128,7 +129,7 @@ SECTION_RULES: dict[str, dict[str, Rule]] = {
     dtype=DTYPE,
   ),
   'loss': dict(real_label=_number('in (0, 1]', lambda v: 0 < v <= 1), auxiliary_weight=WEIGHT),
-  'penalty': dict(weight=WEIGHT, clip_weights=WEIGHT),
+  'penalty': dict(weight=WEIGHT, clip_weights=WEIGHT, generator_orthogonal=WEIGHT),
   'optimizer.generator': _OPTIMIZER_RULES,
   'optimizer.discriminator': _OPTIMIZER_RULES,
   'train': dict(
@@ -151,6 +152,8 @@ SECTION_RULES: dict[str, dict[str, Rule]] = {
     batch_size=COUNT,
     every=_integer(0, ' (0: never)'),
     seed=INTEGER,
+    kid_subset_size=COUNT,
+    is_shuffle=BOOLEAN,
   ),
 }
 

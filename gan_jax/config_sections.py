@@ -132,8 +132,12 @@ def penalty_config(**overrides) -> ml_collections.ConfigDict:
                  images), l2 1e-4 to 1e-3.
   clip_weights:  c > 0 clips every D parameter to [-c, c] after each D update
                  (WGAN, Arjovsky et al. 2017: c = 0.01); 0 turns clipping off.
+  generator_orthogonal: beta > 0 adds BigGAN's orthogonal regularization of G's
+                 weights to G's loss (Brock et al. 2019, Eq. 3: beta = 1e-4);
+                 0 turns it off. A regularizer of G, listed with D's.
   """
-  return _section(dict(name='none', weight=10.0, clip_weights=0.0), overrides, 'penalty')
+  defaults = dict(name='none', weight=10.0, clip_weights=0.0, generator_orthogonal=0.0)
+  return _section(defaults, overrides, 'penalty')
 
 
 def optimizer_config(**overrides) -> ml_collections.ConfigDict:

@@ -25,6 +25,7 @@ from jax import lax
 
 from gan_jax import losses
 from gan_jax import penalties
+from gan_jax import regularizers
 from gan_jax.state import GANState
 from gan_jax.state import PlayerState
 from gan_jax.state import Variables
@@ -59,6 +60,9 @@ class GAN:
       D update, as the DCGAN reference code does (one G forward pass less).
     generator_ema_decay: beta > 0 keeps GANState.generator_ema, updated to
       beta * ema + (1 - beta) * params after each G update.
+    generator_orthogonal: beta > 0 adds BigGAN's orthogonal regularization
+      of G's weights to G's loss (`regularizers.orthogonal_regularization`,
+      Brock et al. 2019, Eq. 3); 0 does not.
   """
 
   generator: nn.Module
@@ -73,6 +77,7 @@ class GAN:
   auxiliary_weight: float = 0.0
   reuse_noise_for_generator: bool = False
   generator_ema_decay: float = 0.0
+  generator_orthogonal: float = 0.0
 
 
 def create_state(rng: jax.Array, gan: GAN, example_shape: tuple[int, ...]) -> GANState:
@@ -272,7 +277,9 @@ def generator_step(
     rng: this update's key (D's dropout here).
 
   Returns:
-    G's new state, and g_loss, g_grad_norm (with an AC-GAN D also g_classifier_loss).
+    G's new state, and g_loss, g_grad_norm (with an AC-GAN D also
+    g_classifier_loss; with orthogonal regularization g_orthogonal, its
+    weighted value).
   """
   dropout_rng = _per_device(jax.random.fold_in(rng, 1))
   discriminate = lambda images: _discriminate(
@@ -290,6 +297,13 @@ def generator_step(
   image_grads, metrics = jax.grad(loss_fn, has_aux=True)(forward.images)
   (grads,) = forward.pullback(image_grads)
   grads = lax.pmean(grads, BATCH_AXIS)
+  if gan.generator_orthogonal > 0:
+    # A function of the replicated parameters alone: the same on every device.
+    regularize = lambda params: regularizers.orthogonal_regularization(
+      params, gan.generator_orthogonal
+    )
+    metrics['g_orthogonal'], regularizer_grads = jax.value_and_grad(regularize)(generator.params)
+    grads = jax.tree.map(jnp.add, grads, regularizer_grads)
   metrics['g_grad_norm'] = optax.tree.norm(grads)
   return _apply_update(generator, grads, gan.generator_optimizer, forward.model_state), metrics
 

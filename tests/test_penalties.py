@@ -12,6 +12,7 @@ from configs import wgan_mnist
 from gan_jax import assembly
 from gan_jax import errors
 from gan_jax import penalties
+from gan_jax import regularizers
 
 IMAGE_SHAPE = (4, 4, 1)  # Small images for the closed-form tests.
 MNIST_SHAPE = (28, 28, 1)
@@ -184,3 +185,30 @@ def test_negative_weight_is_a_config_error():
   config.penalty.weight = -1.0
   with pytest.raises(errors.ConfigError, match=r'penalty.weight must be a finite number >= 0'):
     assembly.build(config, MNIST_SHAPE)
+
+
+def test_orthogonal_regularization_adds_its_gradient_to_the_generators_update():
+  # With plain SGD at learning rate 1, G's update is minus its gradient, so the
+  # update with the regularizer minus the one without is minus R_beta's gradient.
+  beta = 0.01
+  images = step_helpers.random_batch(16, MNIST_SHAPE)
+  generator_params, metrics = {}, {}
+  for weight in (0.0, beta):
+    config = gan_mnist.get_config('tiny')
+    config.optimizer.generator.update(name='sgd', learning_rate=1.0, momentum=0.0)
+    config.penalty.generator_orthogonal = weight
+    state, train_step = step_helpers.data_parallel_step(config, MNIST_SHAPE)
+    initial_params = state.generator.params
+    new_state, metrics[weight] = train_step(train_step.replicate(state), images)
+    generator_params[weight] = step_helpers.host(new_state.generator.params)
+  expected = jax.grad(regularizers.orthogonal_regularization)(initial_params, beta)
+  difference = jax.tree.map(np.subtract, generator_params[beta], generator_params[0.0])
+  jax.tree.map(
+    lambda got, want: np.testing.assert_allclose(got, -want, atol=1e-6), difference, expected
+  )
+  assert 'g_orthogonal' not in metrics[0.0]
+  np.testing.assert_allclose(
+    metrics[beta]['g_orthogonal'],
+    regularizers.orthogonal_regularization(initial_params, beta),
+    rtol=1e-6,
+  )
