@@ -26,7 +26,9 @@ checked by `gan_jax.studies.toy_data`.
   train.reuse_noise_for_generator         True or False
   model.name                              a family of `config_sections.MODEL_FIELDS`
                                           whose fields the section has
-  model.latent_dim, base_width, reference_batch_size    an integer >= 1
+  model.latent_dim, base_width, reference_batch_size, shared_embedding_dim
+                                          an integer >= 1
+  model.attention_resolution              an integer >= 0 (0: no self-attention)
   model.generator_hidden_sizes, discriminator_hidden_sizes
                                           a sequence of integers >= 1
   model.discriminator_dropout             in [0, 1): a rate of 1 drops every unit
@@ -127,6 +129,8 @@ SECTION_RULES: dict[str, dict[str, Rule]] = {
     discriminator_dropout=FRACTION,
     reference_batch_size=COUNT,
     dtype=DTYPE,
+    shared_embedding_dim=COUNT,
+    attention_resolution=_integer(0, ' (0: none)'),
   ),
   'loss': dict(real_label=_number('in (0, 1]', lambda v: 0 < v <= 1), auxiliary_weight=WEIGHT),
   'penalty': dict(weight=WEIGHT, clip_weights=WEIGHT, generator_orthogonal=WEIGHT),
@@ -159,6 +163,7 @@ SECTION_RULES: dict[str, dict[str, Rule]] = {
 
 # A config of each model family, named in the message for a model section of another family.
 EXAMPLE_CONFIGS = {
+  'biggan': 'configs/biggan_cifar10.py',
   'dcgan': 'configs/dcgan_mnist.py',
   'mlp': 'configs/gan_mnist.py',
   'toy_linear': 'configs/toy_gaussian.py',

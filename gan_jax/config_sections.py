@@ -46,6 +46,19 @@ _DCGAN_FIELDS = dict(
   reference_batch_size=64,
   dtype='float32',
 )
+# BigGAN (Brock et al. 2019; gan_jax/models/biggan.py): 32x32 or 128x128 images.
+_BIGGAN_FIELDS = dict(
+  # Split into equal chunks, one per G block plus one (hierarchical z): 128 = 4 x 32 at
+  # 32x32; the paper's 120 = 6 x 20 at 128x128.
+  latent_dim=128,
+  base_width=64,  # ch: BigGAN-PyTorch's CIFAR runs 64, the paper 96 at 128x128.
+  shared_embedding_dim=128,  # The class embedding shared by G's conditional batch norms.
+  # Side of the block outputs followed by self-attention (Zhang et al. 2019): the paper
+  # 64 at 128x128; 0 = none.
+  attention_resolution=0,
+  discriminator_normalization='spectral',  # 'spectral' (the paper) or 'none'.
+  dtype='float32',
+)
 # The toy studies' generators on vectors (`gan_jax/models/toy.py`) and their
 # MLP discriminator: three hidden layers, as in Strakhov's blog post (2018).
 _TOY_FIELDS = dict(
@@ -56,6 +69,7 @@ _TOY_FIELDS = dict(
   discriminator_normalization='none',
 )
 MODEL_FIELDS: dict[str, dict[str, Any]] = {
+  'biggan': _BIGGAN_FIELDS,
   'dcgan': _DCGAN_FIELDS,
   'mlp': _MLP_FIELDS,
   'toy_linear': _TOY_FIELDS,

@@ -24,6 +24,8 @@ CONFIGS = sorted(
 
 IMAGE_SHAPES = {
   'acgan_mnist': (28, 28, 1),
+  'biggan_cifar10': (32, 32, 3),
+  'biggan_imagenet128': (128, 128, 3),
   'cgan_mnist': (28, 28, 1),
   'dcgan_cifar10': (32, 32, 3),
   'dcgan_faces': (64, 64, 3),
@@ -51,7 +53,7 @@ def test_every_config_is_listed_here():
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_builds(name):
   config = importlib.import_module(f'configs.{name}').get_config()
-  num_classes = 10 if assembly.is_conditional(config) else 0  # The conditional ones are on MNIST.
+  num_classes = 10 if assembly.is_conditional(config) else 0  # Any number of classes builds.
   gan = assembly.build(config, IMAGE_SHAPES[name], num_classes)
   assert gan.latent_dim == config.model.latent_dim
   assert config.train.batch_size % 8 == 0  # Splits over 8 devices.
@@ -80,13 +82,19 @@ def test_sections_refuse_a_field_they_do_not_have():
     config_sections.optimizer_config(learning_rat=1e-3)
   with pytest.raises(ValueError, match='dcgan model section has no field generator_hidden_sizes'):
     config_sections.model_config('dcgan', generator_hidden_sizes=(8,))
-  with pytest.raises(ValueError, match="Unknown model 'resnet'; valid names: dcgan, mlp"):
-    config_sections.model_config('resnet')
+  with pytest.raises(ValueError, match="Unknown model 'vgg'; valid names: biggan, dcgan, mlp"):
+    config_sections.model_config('vgg')
 
 
 def test_every_model_family_has_its_fields_and_builds_from_them_alone():
   assert sorted(config_sections.MODEL_FIELDS) == sorted(models.MODELS)
-  shapes = {'dcgan': (32, 32, 3), 'mlp': (28, 28, 1), 'toy_linear': (1,), 'toy_mlp': (2,)}
+  shapes = {
+    'biggan': (32, 32, 3),
+    'dcgan': (32, 32, 3),
+    'mlp': (28, 28, 1),
+    'toy_linear': (1,),
+    'toy_mlp': (2,),
+  }
   for name, shape in shapes.items():
     generator, discriminator = models.get_models(config_sections.model_config(name), shape)
     assert generator.__class__.__module__.startswith('gan_jax.models')

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from gan_jax import errors
+from gan_jax.models import biggan
 from gan_jax.models import conditioning
 from gan_jax.models import dcgan
 from gan_jax.models import layers
@@ -113,6 +114,57 @@ def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labe
   return generator, discriminator
 
 
+def _check_attention(family: str, config, resolutions, image_size: int) -> None:
+  """`ConfigError` unless model.attention_resolution is 0 or the side of one of G's block
+  outputs (`resolutions`)."""
+  if config.attention_resolution and config.attention_resolution not in resolutions:
+    raise errors.ConfigError(
+      f'model.attention_resolution={config.attention_resolution} is not a side of '
+      f"{family}'s G blocks at {image_size}x{image_size}; set it to one of "
+      f'{", ".join(map(str, resolutions))} or 0 (no attention).'
+    )
+
+
+def _biggan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
+  height, width, channels = image_shape
+  if height != width or height not in biggan.IMAGE_SIZES:
+    raise errors.ConfigError(
+      f'BigGAN makes square images of side {", ".join(map(str, biggan.IMAGE_SIZES))}, but the '
+      f'data has shape {tuple(image_shape)}; set --config.data.image_size to one of those sides.'
+    )
+  if labels['conditioning'] == 'embedding':
+    raise errors.ConfigError(
+      "BigGAN's G reads the class through its batch norms, not its input; set "
+      "--config.model.conditioning=projection (the paper's), 'auxiliary' or 'none'."
+    )
+  _check_normalization(
+    'discriminator', 'biggan', config.discriminator_normalization, ('spectral', 'none')
+  )
+  _check_attention('BigGAN', config, biggan.generator_resolutions(height), height)
+  chunks = biggan.latent_chunks(height)
+  if config.latent_dim % chunks:
+    raise errors.ConfigError(
+      f'model.latent_dim={config.latent_dim} does not divide by {chunks}: BigGAN at '
+      f'{height}x{height} splits z into one chunk per G block plus one; set '
+      f'--config.model.latent_dim={chunks * max(1, config.latent_dim // chunks)}.'
+    )
+  shared = dict(
+    image_size=height,
+    channels=channels,
+    base_width=config.base_width,
+    attention_resolution=config.attention_resolution,
+    **labels,
+    dtype=_dtype(config),
+  )
+  generator = biggan.Generator(
+    **shared, shared_embedding_dim=config.shared_embedding_dim, batch_axis_name=batch_axis_name
+  )
+  discriminator = biggan.Discriminator(
+    **shared, spectral_norm=config.discriminator_normalization == 'spectral'
+  )
+  return generator, discriminator
+
+
 def _toy_discriminator(config: ml_collections.ConfigDict) -> nn.Module:
   """Strakhov's (2018) D on vectors: an MLP (three hidden layers in its configs), maybe dropout."""
   _check_normalization(
@@ -140,6 +192,7 @@ def _toy_mlp(config: ml_collections.ConfigDict, example_shape, batch_axis_name, 
 
 
 MODELS: dict[str, Callable[..., ModelPair]] = {
+  'biggan': _biggan,
   'dcgan': _dcgan,
   'mlp': _mlp,
   'toy_linear': _toy_linear,
