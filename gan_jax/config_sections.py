@@ -100,7 +100,10 @@ def data_config(**overrides) -> ml_collections.ConfigDict:
   image_size:    side of the square images the model sees; 0 = as stored.
   crop_size:     side of the centred crop taken before resizing; 0 = the
                  data set's usual crop (e.g. 108 for CelebA, as in DCGAN),
-                 else the largest centred square. Used only with image_size.
+                 else the largest centred square. Larger than the image, it
+                 pads the image with black around the centre instead (MNIST
+                 at image_size=32, crop_size=32: the 28x28 digit at [2:30, 2:30],
+                 as LeNet-5 took it). Used only with image_size.
   """
   defaults = dict(
     name='bundled_mnist', split='train', tfds_data_dir='', path='', image_size=0, crop_size=0

@@ -2,8 +2,8 @@
 
 `get_source` opens the records that `data.name` names (`data_sources`) and,
 with `data.image_size` set, centre-crops every image (to `data.crop_size`, or
-to the largest centred square) and resizes it to image_size x image_size, the
-usual DCGAN preprocessing.
+to the largest centred square; a crop_size larger than the image pads it with
+black) and resizes it to image_size x image_size, the usual DCGAN preprocessing.
 
 The stream (`batches`) is a Grain `MapDataset`: shuffled with the run's seed,
 reshuffled every epoch, split between processes, and indexed by train step, so
@@ -74,10 +74,15 @@ def get_source(config: ml_collections.ConfigDict) -> tuple[grain.MapDataset, Dat
 def centre_crop_and_resize(image: np.ndarray, image_size: int, crop_size: int = 0) -> np.ndarray:
   """The DCGAN preprocessing: a centred square crop, resized to image_size.
 
+  A crop larger than the image pads it with black (0) around the centre
+  instead, as LeNet-5 took MNIST's 28x28 digits in a 32x32 field (LeCun et al.
+  1998, section II.B): crop_size=32 puts a 28x28 image at [2:30, 2:30].
+
   Args:
     image: uint8 [H, W, C].
     image_size: side of the output.
-    crop_size: side of the centred crop; 0 for the largest centred square.
+    crop_size: side of the centred crop (or of the padded square, along a side
+      shorter than it); 0 for the largest centred square.
 
   Returns:
     uint8 [image_size, image_size, C], resized bicubically (antialiased when
@@ -85,12 +90,11 @@ def centre_crop_and_resize(image: np.ndarray, image_size: int, crop_size: int = 
   """
   height, width = image.shape[:2]
   side = crop_size or min(height, width)
-  if side > min(height, width):
-    raise errors.ConfigError(
-      f'data.crop_size={crop_size} is larger than an image of {height}x{width}; '
-      'lower it, or set 0 for the largest centred square.'
-    )
-  top, left = (height - side) // 2, (width - side) // 2
+  # A side shorter than the crop gets half the missing rows (or columns) of black
+  # before it and the rest after; a longer one loses (length - side) // 2 at its start.
+  missing = [max(0, side - height), max(0, side - width)]
+  image = np.pad(image, [*((n // 2, n - n // 2) for n in missing), (0, 0)])
+  top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
   crop = image[top : top + side, left : left + side]
   if side != image_size:
     channels = crop.shape[-1]

@@ -146,8 +146,31 @@ def test_centre_crop_and_resize():
     np.arange(36, dtype=np.uint8).reshape(6, 6, 1), 2, crop_size=2
   )
   np.testing.assert_array_equal(cropped[..., 0], [[14, 15], [20, 21]])
-  with pytest.raises(errors.ConfigError, match='crop_size=9 is larger'):
-    input_pipeline.centre_crop_and_resize(image, 4, crop_size=9)
+
+
+def test_a_crop_larger_than_the_image_pads_it_with_black():
+  # LeNet-5's MNIST (LeCun et al. 1998): the 28x28 digit in a 32x32 field, a 2-pixel black border.
+  digit = np.random.default_rng(0).integers(1, 256, (28, 28, 1), dtype=np.uint8)
+  padded = input_pipeline.centre_crop_and_resize(digit, 32, crop_size=32)
+  assert padded.shape == (32, 32, 1) and padded.dtype == np.uint8
+  np.testing.assert_array_equal(padded[2:30, 2:30], digit)
+  border = np.ones((32, 32, 1), bool)
+  border[2:30, 2:30] = False
+  assert (padded[border] == 0).all()
+  # A side shorter than the crop is padded, a longer one cropped: 3x6 -> 5x5 keeps columns 0:5.
+  image = np.arange(18, dtype=np.uint8).reshape(3, 6, 1) + 1
+  mixed = input_pipeline.centre_crop_and_resize(image, 5, crop_size=5)
+  np.testing.assert_array_equal(mixed[1:4, :, 0], image[:, :5, 0])
+  assert (mixed[[0, 4]] == 0).all()
+
+
+def test_bundled_mnist_padded_to_32():
+  config = config_sections.data_config(name='bundled_mnist', image_size=32, crop_size=32)
+  dataset, info = input_pipeline.get_source(config)
+  stored, _ = input_pipeline.get_source(config_sections.data_config(name='bundled_mnist'))
+  assert info.image_shape == (32, 32, 1) and info.num_classes == 10
+  np.testing.assert_array_equal(dataset[7]['image'][2:30, 2:30], stored[7]['image'])
+  assert dataset[7]['label'] == stored[7]['label']
 
 
 def _write_images(folder):
