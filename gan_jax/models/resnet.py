@@ -22,9 +22,10 @@ layout), here with the torch_mimicry port's `SNGAN{Generator,Discriminator}
 
 `Generator.width` is the channels of G's first map and `Discriminator.width`
 those of D's last block (torch_mimicry's ngf and ndf); 0 takes the table's.
-Every convolution and dense layer has a bias, as in both references; weights
-are Glorot-uniform with gain sqrt(2) in the residual branches and 1 elsewhere,
-as in the authors' code.
+Every convolution and dense layer has a bias, as in torch_mimicry and the
+authors' 64x64 code (their 32x32 D's output layer has none: one parameter);
+weights are Glorot-uniform with gain sqrt(2) in the residual branches and 1
+elsewhere, as in the authors' code.
 
 Class conditioning (`gan_jax.models.conditioning` names):
   'none'        unconditional G(z) and D(x).
