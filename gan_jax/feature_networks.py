@@ -15,6 +15,10 @@ the Inception Score the probabilities. Two networks, chosen by
   (`gan_jax.metrics.mnist_classifier`), the usual choice for MNIST GANs.
 
 'auto' takes the MNIST classifier for 28x28x1 images and Inception otherwise.
+The MNIST classifier also scores 32x32x1 digits padded with black
+(`data.crop_size=32`) by their centre 28x28, but only when named: 'auto' does
+not take it for 32x32x1 images, which may be other grey images (e.g. CIFAR-10
+in grey) that a digit classifier would score without complaint.
 Both accept images as uint8 in [0, 255] or floats in [-1, 1] (G's tanh range),
 the two forms in which images reach an evaluation.
 """
@@ -78,22 +82,34 @@ def resolve(name: str, image_shape) -> str:
   return name
 
 
+# Digits padded with black to 32x32 (data.crop_size=32, as LeNet-5 took MNIST) are
+# scored by their centre 28x28, the digit as stored; G's 2-pixel border is not seen.
+_MNIST_PADDED_SHAPE = (32, 32, 1)
+
+
 def _mnist_classifier(settings: ml_collections.ConfigDict, image_shape) -> FeatureNetwork:
   from gan_jax.metrics import mnist_classifier  # pylint: disable=g-import-not-at-top
 
-  if tuple(image_shape) != mnist_classifier.IMAGE_SHAPE:
+  image_shape = tuple(image_shape)
+  if image_shape not in (mnist_classifier.IMAGE_SHAPE, _MNIST_PADDED_SHAPE):
     raise errors.ConfigError(
-      f'eval.feature_network=mnist_classifier scores 28x28x1 digits, but the images have shape '
-      f'{tuple(image_shape)}; use --config.eval.feature_network=inception.'
+      f'eval.feature_network=mnist_classifier scores 28x28x1 digits (or 32x32x1 ones padded '
+      f'with data.crop_size=32), but the images have shape {image_shape}; use '
+      '--config.eval.feature_network=inception.'
     )
+  padded = image_shape == _MNIST_PADDED_SHAPE
   params = mnist_classifier.load_mnist_classifier()
+
+  def embed(images):
+    images = np.asarray(images)[:, 2:30, 2:30] if padded else images
+    return mnist_classifier.classify(params, to_model_range(images), batch_size=settings.batch_size)
+
   return FeatureNetwork(
     'mnist_classifier',
-    lambda images: mnist_classifier.classify(
-      params, to_model_range(images), batch_size=settings.batch_size
-    ),
+    embed,
     'MNIST classifier (LeNet shipped in gan_jax/metrics/weights): 128-d penultimate features, '
-    'softmax over 10 digits',
+    'softmax over 10 digits'
+    + ('; 32x32 images scored by their centre 28x28 [2:30, 2:30]' if padded else ''),
   )
 
 

@@ -4,6 +4,8 @@
   mmd_1nn_mnist       Aakash's GAN-variants slides: MMD and 1-NN accuracy of an MLP GAN
                       and WGAN on MNIST.
   dcgan_faces_epochs  Aakash's GAN-variants slides: DCGAN face samples across epochs.
+  architectures_mnist Issue #17: MLP GAN, DCGAN, SNGAN and BigGAN on MNIST for one
+                      wall-clock budget each; MNIST-classifier FID, IS, precision, recall.
 
 Each table module has `reproduce(configs, options) -> path`: it trains the
 runs it needs (or reuses them, `runs`), evaluates them with `gan_jax.metrics`,
@@ -16,6 +18,7 @@ from typing import Callable, Mapping, NamedTuple
 import ml_collections
 
 from gan_jax import errors
+from gan_jax.studies.reproduction import architectures_mnist
 from gan_jax.studies.reproduction import dcgan_faces_epochs
 from gan_jax.studies.reproduction import mmd_1nn_mnist
 from gan_jax.studies.reproduction import parzen_mnist
@@ -34,6 +37,9 @@ TABLES = {
   'parzen_mnist': Table(('gan_mnist',), 'bundled_mnist', parzen_mnist.reproduce),
   'mmd_1nn_mnist': Table(('gan_mnist', 'wgan_mnist'), 'bundled_mnist', mmd_1nn_mnist.reproduce),
   'dcgan_faces_epochs': Table(('dcgan_faces',), 'bundled_faces', dcgan_faces_epochs.reproduce),
+  'architectures_mnist': Table(
+    tuple(architectures_mnist.MODELS), 'bundled_mnist', architectures_mnist.reproduce
+  ),
 }
 
 
