@@ -129,6 +129,47 @@ def test_budget_minutes_belongs_to_the_architectures_table():
   assert options.command(TABLE, 'bundled_mnist').endswith('--seeds=1 --budget_minutes=2.5')
 
 
+def test_render_gives_mean_and_spread_over_seeds():
+  scores = lambda value: {'fid': value, 'is': 2.0, 'precision': 0.5, 'recall': 0.25}
+  calibration = budgets.Calibration(0.125, 3.0, 'CPU, 2 cores')
+  results = {
+    name: architectures_mnist.ModelResult(
+      1_000, 2_000, calibration, 4_800, 61.0, {0: scores(10.0), 1: scores(12.0)}
+    )
+    for name in architectures_mnist.MODELS
+  }
+  conditional = {'generated': 'z, classes 10 equally often'}
+  protocols = {
+    name: {
+      'feature_network': 'net',
+      'generated': 'z',
+      'reference': 'ref',
+      'metrics': {'fid': 'F'},
+      **(conditional if name == 'biggan_cifar10' else {}),
+    }
+    for name in architectures_mnist.MODELS
+  }
+  options = budgets.BudgetOptions(data='bundled_mnist', seeds=(0, 1))
+  markdown = architectures_mnist.render(
+    command='CMD',
+    options=options,
+    protocol=architectures_mnist.Protocol(),
+    configs={name: reproduce_app.CONFIGS[name]('') for name in architectures_mnist.MODELS},
+    results=results,
+    real=scores(1.0),
+    evaluation_protocols=protocols,
+    timing=['T.'],
+  )
+  spread = f'11.000 ± {np.std([10, 12], ddof=1):.3f}'
+  assert (
+    f'| DCGAN | 1,000 | 2,000 | 125.0 ms | 4,800 | 1 min 1 s | {spread} | 2.000 ± 0.000 |'
+    in markdown
+  )
+  assert '| real digits (test split) |  |  |  |  |  | 1.000 | 2.000 | 0.500 | 0.250 |' in markdown
+  assert 'Generated: z (MLP GAN, DCGAN); z, classes 10 equally often (BigGAN).' in markdown
+  assert '10 min of train-step time per model on CPU, 2 cores' in markdown
+
+
 # The app end to end.
 
 

@@ -246,11 +246,15 @@ def _protocol_items(
   hardware = ' / '.join(sorted({r.calibration.hardware for r in results.values()}))
   set_steps = sorted(set(options.num_steps) & set(results))
   first = next(iter(evaluation_protocols.values()))
+
   # Every model's scores are described alike but for the feature network (the 32x32 crop)
   # and the generated set (class-conditional G's draw every class equally often).
-  by_model = lambda field: '; '.join(
-    sorted({f'{MODELS[name].label}: {p[field]}' for name, p in evaluation_protocols.items()})
-  )
+  def by_model(field):
+    labels = {}
+    for name, protocol_of_model in evaluation_protocols.items():
+      labels.setdefault(protocol_of_model[field], []).append(MODELS[name].label)
+    return '; '.join(f'{text} ({", ".join(names)})' for text, names in labels.items())
+
   items = [
     f'Budget: {options.budget_minutes:g} min of train-step time per model on {hardware}. Each '
     "config's step (k D updates and one G update, as training runs it) was compiled and timed: "
