@@ -29,6 +29,8 @@ checked by `gan_jax.studies.toy_data`.
   model.latent_dim, base_width, reference_batch_size, shared_embedding_dim
                                           an integer >= 1
   model.attention_resolution              an integer >= 0 (0: no self-attention)
+  model.generator_width, discriminator_width    an integer >= 0 (0: the paper's)
+  model.generator_spectral_norm           True or False
   model.generator_hidden_sizes, discriminator_hidden_sizes
                                           a sequence of integers >= 1
   model.discriminator_dropout             in [0, 1): a rate of 1 drops every unit
@@ -131,6 +133,9 @@ SECTION_RULES: dict[str, dict[str, Rule]] = {
     dtype=DTYPE,
     shared_embedding_dim=COUNT,
     attention_resolution=_integer(0, ' (0: none)'),
+    generator_width=_integer(0, " (0: the paper's)"),
+    discriminator_width=_integer(0, " (0: the paper's)"),
+    generator_spectral_norm=BOOLEAN,
   ),
   'loss': dict(real_label=_number('in (0, 1]', lambda v: 0 < v <= 1), auxiliary_weight=WEIGHT),
   'penalty': dict(weight=WEIGHT, clip_weights=WEIGHT, generator_orthogonal=WEIGHT),
@@ -166,6 +171,7 @@ EXAMPLE_CONFIGS = {
   'biggan': 'configs/biggan_cifar10.py',
   'dcgan': 'configs/dcgan_mnist.py',
   'mlp': 'configs/gan_mnist.py',
+  'resnet': 'configs/sngan_cifar10.py',
   'toy_linear': 'configs/toy_gaussian.py',
   'toy_mlp': 'configs/toy_mixture_mlp.py',
 }

@@ -46,6 +46,18 @@ _DCGAN_FIELDS = dict(
   reference_batch_size=64,
   dtype='float32',
 )
+# The ResNets of SNGAN (Miyato et al. 2018; gan_jax/models/resnet.py): 32, 48 or 64 pixels.
+_RESNET_FIELDS = dict(
+  latent_dim=128,  # As in Miyato et al. 2018.
+  # Channels of G's first map and of D's last block; 0 = the paper's for the image size
+  # (32: 256 and 128; 48: 512 and 1024; 64: 1024 and 1024).
+  generator_width=0,
+  discriminator_width=0,
+  discriminator_normalization='spectral',  # SNGAN's; or 'none' (e.g. with a gradient penalty).
+  generator_spectral_norm=False,  # True: SAGAN (Zhang et al. 2019) normalizes G's layers too.
+  attention_resolution=0,  # Side of the maps after which SAGAN's self-attention goes; 0: none.
+  dtype='float32',
+)
 # BigGAN (Brock et al. 2019; gan_jax/models/biggan.py): 32x32 or 128x128 images.
 _BIGGAN_FIELDS = dict(
   # Split into equal chunks, one per G block plus one (hierarchical z): 128 = 4 x 32 at
@@ -72,6 +84,7 @@ MODEL_FIELDS: dict[str, dict[str, Any]] = {
   'biggan': _BIGGAN_FIELDS,
   'dcgan': _DCGAN_FIELDS,
   'mlp': _MLP_FIELDS,
+  'resnet': _RESNET_FIELDS,
   'toy_linear': _TOY_FIELDS,
   'toy_mlp': _TOY_FIELDS,
 }

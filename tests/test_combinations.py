@@ -17,7 +17,8 @@ norm, a normalization the family lacks) must be rejected by `train.build`
 with a ConfigError; every other one runs one step with finite metrics that
 moves both players.
 
-The step runs un-jitted, vmapped over a one-device axis named like the mesh's:
+The families are the MLP, DCGAN and the ResNet (SNGAN) and BigGAN families at
+32x32, each from its tiny config. The step runs un-jitted, vmapped over a one-device axis named like the mesh's:
 XLA compiles each primitive once for all combinations instead of compiling
 every combination's whole step, which keeps ~100 combinations to about a minute.
 """
@@ -29,8 +30,10 @@ import jax
 import numpy as np
 import pytest
 
+from configs import biggan_cifar10
 from configs import dcgan_faces
 from configs import gan_mnist
+from configs import sngan_cifar10
 from gan_jax import assembly
 from gan_jax import errors
 from gan_jax import losses
@@ -39,28 +42,46 @@ from gan_jax import step as step_lib
 from gan_jax.models import conditioning
 from gan_jax.models import layers
 
-ARCHITECTURES = {'mlp': (28, 28, 1), 'dcgan': (28, 28, 1)}
-MLP_DISCRIMINATOR_NORMALIZATIONS = ('none', 'layer', 'spectral')
+ARCHITECTURES = {
+  'mlp': (28, 28, 1),
+  'dcgan': (28, 28, 1),
+  'resnet': (32, 32, 1),
+  'biggan': (32, 32, 1),
+}
+# The families whose G normalization is a field; resnet's and biggan's G have batch norm.
+GENERATOR_NORMALIZED = ('mlp', 'dcgan')
+TINY_CONFIGS = {
+  'mlp': gan_mnist.get_config,
+  'dcgan': dcgan_faces.get_config,
+  'resnet': sngan_cifar10.get_config,
+  'biggan': biggan_cifar10.get_config,
+}
+DISCRIMINATOR_NORMALIZATIONS = {
+  'mlp': ('none', 'layer', 'spectral'),
+  'dcgan': layers.NORMALIZATIONS,
+  'resnet': ('spectral', 'none'),
+  'biggan': ('spectral', 'none'),
+}
 NUM_CLASSES = 10
 LOSSES = sorted(losses.LOSSES)
 
 
 def _config(architecture, *, loss='non_saturating', penalty='none', clip=0.0, **model):
-  config = gan_mnist.get_config('tiny') if architecture == 'mlp' else dcgan_faces.get_config('tiny')
+  config = TINY_CONFIGS[architecture]('tiny')
   config.loss.name = loss
   config.penalty.update(name=penalty, clip_weights=clip)
-  config.model.update(model)
-  config.train.batch_size = 4
+  config.model.update({'conditioning': 'none', **model})
+  config.train.update(batch_size=4, discriminator_steps=1)
   return config
 
 
 def _valid(architecture, config) -> bool:
   """Whether the combination makes sense, by the rules the library states."""
   normalization = config.model.discriminator_normalization
-  if architecture == 'mlp' and normalization not in MLP_DISCRIMINATOR_NORMALIZATIONS:
+  if normalization not in DISCRIMINATOR_NORMALIZATIONS[architecture]:
     return False
-  if normalization not in layers.NORMALIZATIONS:
-    return False
+  if architecture == 'biggan' and config.model.conditioning == 'embedding':
+    return False  # BigGAN's G reads classes through its batch norms only.
   return not (
     config.penalty.name in penalties.INPUT_GRADIENT_PENALTIES and normalization == 'batch'
   )
@@ -95,7 +116,7 @@ def _assert_one_step_or_rejection(architecture, config):
     assert any(moved), player
   # Spectral norm's power iteration and batch norm's running averages are model state.
   for player in ('generator', 'discriminator'):
-    normalization = config.model.get(f'{player}_normalization', 'none')
+    normalization = config.model.get(f'{player}_normalization', 'batch')  # resnet, biggan: G's BN.
     has_stats = 'batch_stats' in getattr(new_state, player).model_state
     assert has_stats == (normalization in ('batch', 'spectral')), player
   if config.penalty.clip_weights:
@@ -106,11 +127,17 @@ def _assert_one_step_or_rejection(architecture, config):
 
 
 PENALTY_CASES = [(name, 0.0) for name in sorted(penalties.PENALTIES)] + [('none', 0.01)]
+# The full product on the MLP and DCGAN; on the ResNet and BigGAN families, which have the
+# normalizations 'spectral' and 'none' only, each penalty once, the two alternating.
 DISCRIMINATOR_CASES = [
   (index, penalty, clip, normalization, architecture)
   for index, ((penalty, clip), normalization, architecture) in enumerate(
-    itertools.product(PENALTY_CASES, layers.NORMALIZATIONS, ARCHITECTURES)
+    itertools.product(PENALTY_CASES, layers.NORMALIZATIONS, GENERATOR_NORMALIZED)
   )
+] + [
+  (index, penalty, clip, ('spectral', 'none')[index % 2], architecture)
+  for architecture in ('resnet', 'biggan')
+  for index, (penalty, clip) in enumerate(PENALTY_CASES)
 ]
 
 
@@ -129,15 +156,18 @@ def test_penalty_x_discriminator_normalization_x_architecture(
   _assert_one_step_or_rejection(architecture, config)
 
 
-# Every loss with every conditioning on the MLPs; every conditioning on DCGAN, the loss cycling.
+# Every loss with every conditioning on the MLPs; every conditioning on the other families, the
+# loss cycling.
 CONDITIONING_CASES = list(itertools.product(LOSSES, conditioning.CONDITIONINGS, ['mlp'])) + [
-  (LOSSES[index], name, 'dcgan') for index, name in enumerate(conditioning.CONDITIONINGS)
+  (LOSSES[(offset + index) % len(LOSSES)], name, architecture)
+  for offset, architecture in enumerate(('dcgan', 'resnet', 'biggan'))
+  for index, name in enumerate(conditioning.CONDITIONINGS)
 ]
 
 
 @pytest.mark.parametrize('loss, conditioning_name, architecture', CONDITIONING_CASES)
 def test_loss_x_conditioning_x_architecture(loss, conditioning_name, architecture):
-  normalization = 'none' if architecture == 'mlp' else 'batch'
+  normalization = {'mlp': 'none', 'dcgan': 'batch'}.get(architecture, 'spectral')
   config = _config(
     architecture,
     loss=loss,
@@ -149,7 +179,7 @@ def test_loss_x_conditioning_x_architecture(loss, conditioning_name, architectur
 
 @pytest.mark.parametrize(
   'normalization, architecture',
-  list(itertools.product(layers.GENERATOR_NORMALIZATIONS, ARCHITECTURES)),
+  list(itertools.product(layers.GENERATOR_NORMALIZATIONS, GENERATOR_NORMALIZED)),
 )
 def test_generator_normalization_x_architecture(normalization, architecture):
   config = _config(

@@ -34,6 +34,8 @@ IMAGE_SHAPES = {
   'hinge_sn_cifar10': (32, 32, 3),
   'lsgan_cifar10': (32, 32, 3),
   'optimal_discriminator': (1,),
+  'sagan_cifar10': (32, 32, 3),
+  'sngan_cifar10': (32, 32, 3),
   'toy_gaussian': (1,),
   'toy_grid2d': (2,),
   'toy_mixture': (1,),
@@ -82,7 +84,7 @@ def test_sections_refuse_a_field_they_do_not_have():
     config_sections.optimizer_config(learning_rat=1e-3)
   with pytest.raises(ValueError, match='dcgan model section has no field generator_hidden_sizes'):
     config_sections.model_config('dcgan', generator_hidden_sizes=(8,))
-  with pytest.raises(ValueError, match="Unknown model 'vgg'; valid names: biggan, dcgan, mlp"):
+  with pytest.raises(ValueError, match="Unknown model 'vgg'; valid names: biggan, dcgan, mlp, resnet"):
     config_sections.model_config('vgg')
 
 
@@ -92,6 +94,7 @@ def test_every_model_family_has_its_fields_and_builds_from_them_alone():
     'biggan': (32, 32, 3),
     'dcgan': (32, 32, 3),
     'mlp': (28, 28, 1),
+    'resnet': (32, 32, 3),
     'toy_linear': (1,),
     'toy_mlp': (2,),
   }

@@ -37,6 +37,7 @@ from gan_jax.models import conditioning
 from gan_jax.models import dcgan
 from gan_jax.models import layers
 from gan_jax.models import mlp
+from gan_jax.models import resnet
 from gan_jax.models import toy
 
 ModelPair = tuple[nn.Module, nn.Module]
@@ -165,6 +166,42 @@ def _biggan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, lab
   return generator, discriminator
 
 
+def _resnet(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
+  height, width, channels = image_shape
+  if height != width or height not in resnet.IMAGE_SIZES:
+    raise errors.ConfigError(
+      f'The resnet family makes square images of side {", ".join(map(str, resnet.IMAGE_SIZES))}, '
+      f'but the data has shape {tuple(image_shape)}; set --config.data.image_size to one of those '
+      '(MNIST: --config.data.image_size=32 --config.data.crop_size=32 pads it).'
+    )
+  _check_normalization(
+    'discriminator',
+    'resnet',
+    config.discriminator_normalization,
+    resnet.DISCRIMINATOR_NORMALIZATIONS,
+  )
+  resnet.check(
+    height, config.generator_width, config.discriminator_width, config.attention_resolution
+  )
+  shared = dict(
+    image_size=height,
+    channels=channels,
+    attention_resolution=config.attention_resolution,
+    **labels,
+    dtype=_dtype(config),
+  )
+  generator = resnet.Generator(
+    **shared,
+    width=config.generator_width,
+    spectral_norm=config.generator_spectral_norm,
+    batch_axis_name=batch_axis_name,
+  )
+  discriminator = resnet.Discriminator(
+    **shared, width=config.discriminator_width, normalization=config.discriminator_normalization
+  )
+  return generator, discriminator
+
+
 def _toy_discriminator(config: ml_collections.ConfigDict) -> nn.Module:
   """Strakhov's (2018) D on vectors: an MLP (three hidden layers in its configs), maybe dropout."""
   _check_normalization(
@@ -195,6 +232,7 @@ MODELS: dict[str, Callable[..., ModelPair]] = {
   'biggan': _biggan,
   'dcgan': _dcgan,
   'mlp': _mlp,
+  'resnet': _resnet,
   'toy_linear': _toy_linear,
   'toy_mlp': _toy_mlp,
 }
