@@ -21,6 +21,7 @@ from configs import biggan_cifar10
 from configs import dcgan_faces
 from configs import dcgan_mnist
 from configs import gan_mnist
+from configs import sngan_cifar10
 from configs import wgan_mnist
 from experiments import app
 from gan_jax import config_sections
@@ -46,6 +47,7 @@ CONFIGS = {
   'dcgan_faces': dcgan_faces.get_config,
   'dcgan_mnist': _dcgan_mnist,
   'gan_mnist': gan_mnist.get_config,
+  'sngan_cifar10': sngan_cifar10.get_config,
   'wgan_mnist': wgan_mnist.get_config,
 }
 

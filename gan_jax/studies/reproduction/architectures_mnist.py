@@ -64,6 +64,11 @@ MODELS = {
     'DCGAN',
     "Radford et al.'s G and D scaled to 28x28x1 (G 7x7 -> 14x14 -> 28x28); batch 64, not 128",
   ),
+  'sngan_cifar10': Model(
+    'SNGAN',
+    "Miyato et al.'s 32x32 ResNets (appendix B.4: G 256 channels wide, D 128) on one channel, "
+    'unconditional as their CIFAR-10 runs; no linear decay of the learning rate',
+  ),
   'biggan_cifar10': Model(
     'BigGAN',
     "BigGAN-PyTorch's CIFAR-10 networks (ch 64) on one channel, conditioned on the digit with a "
