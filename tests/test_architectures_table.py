@@ -118,7 +118,17 @@ def test_table_configs_pad_the_32x32_families_and_name_the_classifier():
     assert config.eval.feature_network == 'mnist_classifier'
     assert config.train.generator_ema_decay == 0.0
   biggan = reproduce_app.CONFIGS['biggan_cifar10']('')
-  assert architectures_mnist.table_config(biggan, 'mnist', protocol).model.conditioning != 'none'
+  biggan = architectures_mnist.table_config(biggan, 'mnist', protocol)
+  assert biggan.model.conditioning != 'none' and biggan.model.base_width == 16
+  # The ResNets at CPU widths; a tiny config's narrower widths stay.
+  sngan = architectures_mnist.table_config(
+    reproduce_app.CONFIGS['sngan_cifar10'](''), 'mnist', protocol
+  )
+  assert (sngan.model.generator_width, sngan.model.discriminator_width) == (64, 64)
+  tiny = architectures_mnist.table_config(
+    reproduce_app.CONFIGS['sngan_cifar10']('tiny'), 'mnist', protocol
+  )
+  assert (tiny.model.generator_width, tiny.model.discriminator_width) == (16, 16)
 
 
 def test_budget_minutes_belongs_to_the_architectures_table():
