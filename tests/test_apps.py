@@ -56,8 +56,8 @@ def test_train_then_sample(trained_run):
       "Error: Unknown loss 'vanilla'; valid names: hinge, least_squares, minimax, non_saturating, relativistic_average, wasserstein.",
     ),
     (
-      '--config.model.name=resnet',
-      "Error: Unknown model 'resnet'; valid names: dcgan, mlp, toy_linear, toy_mlp.",
+      '--config.model.name=vgg',
+      "Error: Unknown model 'vgg'; valid names: biggan, dcgan, mlp, resnet, toy_linear, toy_mlp.",
     ),
     ('--config.optimizer.generator.name=adagrad', "Error: Unknown optimizer 'adagrad'"),
     ('--config.train.batch_size=12', 'Error: train.batch_size=12 must be a positive multiple'),
