@@ -150,7 +150,9 @@ def test_model_name_of_another_family_is_one_line(config_name, family, example):
 
 def test_unknown_model_name_lists_the_valid_ones():
   config = with_value(gan_mnist.get_config('tiny'), 'model.name', 'vgg')
-  with pytest.raises(errors.ConfigError, match="Unknown model 'vgg'; valid names: biggan, dcgan, mlp"):
+  with pytest.raises(
+    errors.ConfigError, match="Unknown model 'vgg'; valid names: biggan, dcgan, mlp"
+  ):
     config_checks.check(config)
 
 

@@ -84,7 +84,9 @@ def test_sections_refuse_a_field_they_do_not_have():
     config_sections.optimizer_config(learning_rat=1e-3)
   with pytest.raises(ValueError, match='dcgan model section has no field generator_hidden_sizes'):
     config_sections.model_config('dcgan', generator_hidden_sizes=(8,))
-  with pytest.raises(ValueError, match="Unknown model 'vgg'; valid names: biggan, dcgan, mlp, resnet"):
+  with pytest.raises(
+    ValueError, match="Unknown model 'vgg'; valid names: biggan, dcgan, mlp, resnet"
+  ):
     config_sections.model_config('vgg')
 
 
