@@ -15,7 +15,6 @@ Its variables come from `inception_weights.load_inception_params`;
 `inception_throughput` times it.
 """
 
-import concurrent.futures
 import functools
 import statistics
 import time
@@ -81,7 +80,7 @@ def resize_like_clean_fid(images: np.ndarray, size: int = INPUT_SIZE) -> np.ndar
   turns each channel of a uint8 image into a 32-bit float PIL image, resizes
   it with `Image.BICUBIC` (a cubic kernel, a = -0.5, widened by the scale
   factor when shrinking: antialiasing), and clips to [0, 255]. This is that
-  resize, run on the host in PIL, the images in parallel threads (not jittable). A grey
+  resize, run on the host in PIL one channel at a time (not jittable). A grey
   image is resized once and repeated: clean-fid converts it to RGB first, the
   same since each channel is resized alone.
 
@@ -94,17 +93,11 @@ def resize_like_clean_fid(images: np.ndarray, size: int = INPUT_SIZE) -> np.ndar
   """
   images = np.asarray(images)
   resized = np.empty((images.shape[0], size, size, images.shape[-1]), np.float32)
-
-  def resize_image(image_index):
-    for channel in range(images.shape[-1]):
-      pixels = Image.fromarray(images[image_index, :, :, channel].astype(np.float32))
-      resized[image_index, :, :, channel] = np.asarray(
-        pixels.resize((size, size), resample=Image.BICUBIC)
-      )
-
-  # Pillow releases the GIL while it resizes, so the images go to a pool of threads.
-  with concurrent.futures.ThreadPoolExecutor() as pool:
-    list(pool.map(resize_image, range(images.shape[0])))
+  for image_index, channel in np.ndindex(images.shape[0], images.shape[-1]):
+    pixels = Image.fromarray(images[image_index, :, :, channel].astype(np.float32))
+    resized[image_index, :, :, channel] = np.asarray(
+      pixels.resize((size, size), resample=Image.BICUBIC)
+    )
   return np.broadcast_to(np.clip(resized, 0, 255), (*resized.shape[:3], 3))
 
 
