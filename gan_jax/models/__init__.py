@@ -92,13 +92,20 @@ def _mlp(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels
   return generator, discriminator
 
 
-def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
-  height, width, channels = image_shape
-  if height != width or height not in dcgan.IMAGE_SIZES:
+def _square_side(family: str, sizes, image_shape, hint: str = '') -> int:
+  """The side of square `image_shape` (H, W, C) if `family` makes images of that side, else
+  a `ConfigError` naming the sides and the fix."""
+  height, width, _ = image_shape
+  if height != width or height not in sizes:
     raise errors.ConfigError(
-      f'DCGAN makes square images of side {", ".join(map(str, dcgan.IMAGE_SIZES))}, but the data '
-      f'has shape {tuple(image_shape)}; set --config.data.image_size to one of those sides.'
+      f'{family} makes square images of side {", ".join(map(str, sizes))}, but the data has '
+      f'shape {tuple(image_shape)}; set --config.data.image_size to one of those sides{hint}.'
     )
+  return height
+
+
+def _dcgan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
+  height, channels = _square_side('DCGAN', dcgan.IMAGE_SIZES, image_shape), image_shape[-1]
   _check_normalization(
     'discriminator', 'dcgan', config.discriminator_normalization, layers.NORMALIZATIONS
   )
@@ -127,12 +134,7 @@ def _check_attention(family: str, config, resolutions, image_size: int) -> None:
 
 
 def _biggan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
-  height, width, channels = image_shape
-  if height != width or height not in biggan.IMAGE_SIZES:
-    raise errors.ConfigError(
-      f'BigGAN makes square images of side {", ".join(map(str, biggan.IMAGE_SIZES))}, but the '
-      f'data has shape {tuple(image_shape)}; set --config.data.image_size to one of those sides.'
-    )
+  height, channels = _square_side('BigGAN', biggan.IMAGE_SIZES, image_shape), image_shape[-1]
   if labels['conditioning'] == 'embedding':
     raise errors.ConfigError(
       "BigGAN's G reads the class through its batch norms, not its input; set "
@@ -167,13 +169,9 @@ def _biggan(config: ml_collections.ConfigDict, image_shape, batch_axis_name, lab
 
 
 def _resnet(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels) -> ModelPair:
-  height, width, channels = image_shape
-  if height != width or height not in resnet.IMAGE_SIZES:
-    raise errors.ConfigError(
-      f'The resnet family makes square images of side {", ".join(map(str, resnet.IMAGE_SIZES))}, '
-      f'but the data has shape {tuple(image_shape)}; set --config.data.image_size to one of those '
-      '(MNIST: --config.data.image_size=32 --config.data.crop_size=32 pads it).'
-    )
+  hint = ' (MNIST: --config.data.image_size=32 --config.data.crop_size=32 pads it)'
+  height = _square_side('The resnet family', resnet.IMAGE_SIZES, image_shape, hint)
+  channels = image_shape[-1]
   _check_normalization(
     'discriminator',
     'resnet',
