@@ -71,6 +71,28 @@ _BIGGAN_FIELDS = dict(
   discriminator_normalization='spectral',  # 'spectral' (the paper) or 'none'.
   dtype='float32',
 )
+# StyleGAN2 (Karras et al. 2020b; gan_jax/models/stylegan2.py), as StyleGAN2-ADA's PyTorch
+# code builds it (Karras et al. 2020a): G 'skip', square images of side 2^k >= 8.
+_STYLEGAN2_FIELDS = dict(
+  latent_dim=512,  # z_dim.
+  w_dim=512,  # The intermediate latent space W.
+  mapping_layers=8,  # Fully connected layers of the mapping network (ADA's CIFAR-10: 2).
+  mapping_lr_multiplier=0.01,  # Learning-rate multiplier of the mapping network.
+  # Channels at resolution r: min(channel_base // r, channel_max), in G and D
+  # (ADA's cfgs: fmaps * 32768; config F and CIFAR-10: 32768).
+  channel_base=32768,
+  channel_max=512,
+  # D: 'resnet' (residual blocks, config E/F) or 'orig' (plain blocks, ADA's CIFAR-10).
+  discriminator_architecture='resnet',
+  minibatch_std_group_size=4,  # Minibatch standard deviation layer (ADA's CIFAR-10: 32).
+  minibatch_std_channels=1,
+  conv_clamp=256.0,  # Clamp of the activations after bias and leaky ReLU; 0: none.
+  style_mixing_probability=0.9,  # Style mixing regularization in training; 0: none.
+  # 'none' only: StyleGAN2's D has no normalization layers (its weights are
+  # equalized, Karras et al. 2018).
+  discriminator_normalization='none',
+  dtype='float32',
+)
 # The toy studies' generators on vectors (`gan_jax/models/toy.py`) and their
 # MLP discriminator: three hidden layers, as in Strakhov's blog post (2018).
 _TOY_FIELDS = dict(
@@ -85,6 +107,7 @@ MODEL_FIELDS: dict[str, dict[str, Any]] = {
   'dcgan': _DCGAN_FIELDS,
   'mlp': _MLP_FIELDS,
   'resnet': _RESNET_FIELDS,
+  'stylegan2': _STYLEGAN2_FIELDS,
   'toy_linear': _TOY_FIELDS,
   'toy_mlp': _TOY_FIELDS,
 }
@@ -162,11 +185,30 @@ def penalty_config(**overrides) -> ml_collections.ConfigDict:
                  images), l2 1e-4 to 1e-3.
   clip_weights:  c > 0 clips every D parameter to [-c, c] after each D update
                  (WGAN, Arjovsky et al. 2017: c = 0.01); 0 turns clipping off.
+  every:         N > 1 is lazy regularization (Karras et al. 2020b, section 3.1):
+                 the penalty is computed at every N-th D update only, and
+                 descended there in an update of its own with weight N * weight
+                 (StyleGAN2: r1 every 16); 1 adds it to every D update's loss.
   generator_orthogonal: beta > 0 adds BigGAN's orthogonal regularization of G's
                  weights to G's loss (Brock et al. 2019, Eq. 3: beta = 1e-4);
                  0 turns it off. A regularizer of G, listed with D's.
+  path_length_weight: w > 0 regularizes G's path lengths (Karras et al. 2020b,
+                 Eq. 4: w = 2), lazily, in an update of G of its own every
+                 path_length_every G updates, on batch / path_length_batch_shrink
+                 samples, against a running mean of decay path_length_decay.
+                 Families with a mapping network (stylegan2) only; 0 turns it off.
   """
-  defaults = dict(name='none', weight=10.0, clip_weights=0.0, generator_orthogonal=0.0)
+  defaults = dict(
+    name='none',
+    weight=10.0,
+    every=1,
+    clip_weights=0.0,
+    generator_orthogonal=0.0,
+    path_length_weight=0.0,
+    path_length_every=4,
+    path_length_decay=0.01,
+    path_length_batch_shrink=2,
+  )
   return _section(defaults, overrides, 'penalty')
 
 
@@ -201,8 +243,17 @@ def optimizers_config(**players) -> ml_collections.ConfigDict:
 #                         drawing fresh noise (Algorithm 1).
 #   generator_ema_decay:  beta > 0 keeps an EMA of G's params (e.g. 0.999), used
 #                         for samples; 0 keeps none.
+#   generator_ema_half_life_kimg: h > 0 keeps the EMA with a half-life of h
+#                         thousand images instead (StyleGAN2-ADA: beta =
+#                         0.5 ** (batch / (1000 h)); CIFAR-10 500, config F 10).
+#   generator_ema_rampup: r > 0 caps that half-life at r times the images seen so
+#                         far (ADA: 0.05 on CIFAR-10); 0 does not.
 _STEP_OPTIONS = dict(
-  discriminator_steps=1, reuse_noise_for_generator=False, generator_ema_decay=0.0
+  discriminator_steps=1,
+  reuse_noise_for_generator=False,
+  generator_ema_decay=0.0,
+  generator_ema_half_life_kimg=0.0,
+  generator_ema_rampup=0.0,
 )
 
 
@@ -250,6 +301,41 @@ def toy_train_config(**overrides) -> ml_collections.ConfigDict:
     num_eval_samples=10_000,
   )
   return _section(defaults, overrides, 'toy train')
+
+
+# ADA's default pipeline 'bgc' (Karras et al. 2020a, Appendix B): blits, general
+# geometric transformations and color transformations.
+ADA_TRANSFORMS = (
+  'xflip,rotate90,xint,scale,rotate,aniso,xfrac,brightness,contrast,lumaflip,hue,saturation'
+)
+
+
+def augment_config(**overrides) -> ml_collections.ConfigDict:
+  """The `augment` section: differentiable augmentation of every image D sees.
+
+  name:        'none', 'diffaugment' (Zhao et al. 2020) or 'ada' (Karras et
+               al. 2020a); real and generated images alike, in D's and G's
+               updates and inside the penalties (`gan_jax.augment`).
+  policy:      DiffAugment's comma-separated transformations: any of 'color',
+               'translation', 'cutout' (the paper's 'color,translation,cutout').
+  transforms:  ADA's comma-separated transformations (`ADA_TRANSFORMS`, the
+               paper's 'bgc'), each applied with probability p.
+  p:           ADA's probability at step 0, and throughout when target is 0.
+  target:      ADA's target of r_t = E[sign(D(x_real))] (the paper: 0.6); p
+               rises while r_t is above it and falls below; 0 holds p at `p`.
+  interval:    steps between ADA's adjustments of p (the paper's code: 4).
+  speed_kimg:  thousands of images in which p can move from 0 to 1 (the paper: 500).
+  """
+  defaults = dict(
+    name='none',
+    policy='color,translation,cutout',
+    transforms=ADA_TRANSFORMS,
+    p=0.0,
+    target=0.6,
+    interval=4,
+    speed_kimg=500.0,
+  )
+  return _section(defaults, overrides, 'augment')
 
 
 def eval_config(**overrides) -> ml_collections.ConfigDict:
@@ -307,6 +393,7 @@ def with_defaults(stored: dict[str, Any]) -> ml_collections.ConfigDict:
     model=model_config(model['name']) if model.get('name') in MODEL_FIELDS else {},
     loss=loss_config(),
     penalty=penalty_config(),
+    augment=augment_config(),
     train=train_config(),
     eval=eval_config(),
   )
