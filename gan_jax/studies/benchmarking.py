@@ -6,12 +6,21 @@ pipeline is left out so that the figures are the step's own. FLOPs come from
 XLA's cost analysis of the compiled step, and the achieved FLOP/s is set
 against a large float32 matmul timed in the same process: the practical peak
 of this machine, measured under the same load.
+
+`compare_steps` times two steps of the same model side by side (ours and
+PyTorch's, `torch_comparison`); `benchmark_configs` times several configs,
+each in a fresh process of its own, so that each peak memory figure (the
+process's peak RSS) is that config's alone.
 """
 
+import concurrent.futures
 import dataclasses
+import multiprocessing
 import os
+import platform
 import statistics
 import time
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +31,9 @@ from gan_jax import assembly
 from gan_jax import distributed
 from gan_jax import input_pipeline
 from gan_jax import train
+
+# Runs n train steps and returns the seconds of each.
+StepRunner = Callable[[int], list[float]]
 
 
 @dataclasses.dataclass
@@ -80,6 +92,23 @@ def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
   return 2 * size**3 / best
 
 
+def machine_description() -> str:
+  """The CPU model (from /proc/cpuinfo), the cores this process may use, Python and JAX.
+
+  E.g. 'AMD EPYC, 2 cores; Python 3.11.7, jax 0.10.2 on 1 x cpu (cpu)'.
+  """
+  cpu = platform.processor() or platform.machine()
+  if os.path.exists('/proc/cpuinfo'):
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
+      models = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
+    cpu = models[0] if models else cpu
+  device = jax.local_devices()[0]
+  return (
+    f'{cpu}, {len(os.sched_getaffinity(0))} cores; Python {platform.python_version()}, jax '
+    f'{jax.__version__} on {jax.local_device_count()} x {device.device_kind} ({device.platform})'
+  )
+
+
 def _peak_rss_bytes() -> int:
   with open(f'/proc/{os.getpid()}/status', encoding='ascii') as f:
     for line in f:
@@ -109,13 +138,30 @@ def _placed_batch(config: ml_collections.ConfigDict, info) -> tuple:
   return distributed.global_batch(batch, distributed.data_mesh())
 
 
-def _compile_step(gan, state, batch) -> tuple:
-  """Compiles the train step for `state` and `batch`.
+class CompiledStep(NamedTuple):
+  """The compiled train step of a config, ready to time.
 
-  Returns:
-    the compiled step, the seconds that lowering and compiling took, and
-    XLA's FLOP count of one step over all local devices.
+  Attributes:
+    run: run(n) runs n steps on a fixed random batch, the state carried over
+      from call to call, and returns the seconds of each.
+    compile_seconds: lowering plus compilation.
+    flops_per_step: XLA's count of one step over all local devices.
+    image_shape: (height, width, channels) of the data set's images.
   """
+
+  run: StepRunner
+  compile_seconds: float
+  flops_per_step: float
+  image_shape: tuple[int, int, int]
+
+
+def compile_step(config: ml_collections.ConfigDict) -> CompiledStep:
+  """Builds, places and compiles the train step of `config` on all local devices."""
+  _, info = input_pipeline.get_source(config.data)
+  gan = assembly.build(config, info.image_shape, info.num_classes)
+  state = assembly.initial_state(config, gan, info.image_shape)
+  state = distributed.replicate(state, distributed.data_mesh())
+  batch = _placed_batch(config, info)
   start = time.perf_counter()
   compiled = train.compile_train_step(gan, state, batch)
   compile_seconds = time.perf_counter() - start
@@ -123,25 +169,19 @@ def _compile_step(gan, state, batch) -> tuple:
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   # The cost analysis is of one device's program.
   flops_per_step = float(cost.get('flops', 0.0)) * jax.device_count()
-  return compiled, compile_seconds, flops_per_step
+  # The last step's outputs stay referenced, so that device memory measured after a run counts them.
+  carried = {'state': state}
 
+  def run(num_steps: int) -> list[float]:
+    seconds = []
+    for _ in range(num_steps):
+      start = time.perf_counter()
+      carried['state'], metrics = compiled(carried['state'], *batch)
+      jax.block_until_ready(metrics)
+      seconds.append(time.perf_counter() - start)
+    return seconds
 
-def _time_steps(compiled, state, batch, warmup_steps: int, timed_steps: int) -> tuple:
-  """Runs the compiled step `warmup_steps` times untimed, then `timed_steps` times timed.
-
-  Returns:
-    the last step's state and metrics, and the seconds of each timed step.
-  """
-  for _ in range(warmup_steps):
-    state, metrics = compiled(state, *batch)
-  jax.block_until_ready(metrics)
-  times = []
-  for _ in range(timed_steps):
-    begin = time.perf_counter()
-    state, metrics = compiled(state, *batch)
-    jax.block_until_ready(metrics)
-    times.append(time.perf_counter() - begin)
-  return state, metrics, times
+  return CompiledStep(run, compile_seconds, flops_per_step, info.image_shape)
 
 
 def benchmark_train_step(
@@ -152,31 +192,25 @@ def benchmark_train_step(
   timed_steps: int = 10,
 ) -> StepBenchmark:
   """Compiles and times the train step of `config` on all local devices."""
-  _, info = input_pipeline.get_source(config.data)
-  gan = assembly.build(config, info.image_shape, info.num_classes)
-  state = assembly.initial_state(config, gan, info.image_shape)
-  state = distributed.replicate(state, distributed.data_mesh())
-  batch = _placed_batch(config, info)
-  compiled, compile_seconds, flops_per_step = _compile_step(gan, state, batch)
-  # The last step's outputs stay referenced, so that the device memory measured below counts them.
-  state, _metrics, times = _time_steps(compiled, state, batch, warmup_steps, timed_steps)
-
+  step = compile_step(config)
+  step.run(warmup_steps)
+  times = step.run(timed_steps)
   median = statistics.median(times)
   deciles = np.percentile(times, [10, 90])
   matmul = matmul_flops_per_second()
-  achieved = flops_per_step / median
+  achieved = step.flops_per_step / median
   device = jax.local_devices()[0]
   return StepBenchmark(
     config_name=config_name,
     device=f'{jax.local_device_count()} x {device.device_kind} ({device.platform})',
     global_batch_size=config.train.batch_size,
     discriminator_steps=config.train.discriminator_steps,
-    compile_seconds=compile_seconds,
+    compile_seconds=step.compile_seconds,
     step_seconds_median=median,
     step_seconds_p10=float(deciles[0]),
     step_seconds_p90=float(deciles[1]),
     images_per_second=config.train.discriminator_steps * config.train.batch_size / median,
-    flops_per_step=flops_per_step,
+    flops_per_step=step.flops_per_step,
     achieved_flops_per_second=achieved,
     matmul_flops_per_second=matmul,
     fraction_of_matmul_peak=achieved / matmul,
@@ -208,5 +242,91 @@ def format_table(result: StepBenchmark) -> str:
   ]
   if result.device_bytes_in_use is not None:
     rows.append(('device memory in use', f'{result.device_bytes_in_use / gib:.2f} GiB'))
+  return _two_columns(rows)
+
+
+def _two_columns(rows: Sequence[tuple[str, str]]) -> str:
   width = max(len(name) for name, _ in rows)
   return '\n'.join(f'{name:<{width}}  {value}' for name, value in rows)
+
+
+def _benchmark_in_fresh_process(
+  config: ml_collections.ConfigDict, config_name: str, warmup_steps: int, timed_steps: int
+) -> StepBenchmark:
+  # 'spawn': a new interpreter, so JAX, the compiled programs and the peak RSS start from nothing.
+  context = multiprocessing.get_context('spawn')
+  with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    return pool.submit(
+      benchmark_train_step,
+      config,
+      config_name=config_name,
+      warmup_steps=warmup_steps,
+      timed_steps=timed_steps,
+    ).result()
+
+
+def benchmark_configs(
+  configs: dict[str, ml_collections.ConfigDict], *, warmup_steps: int = 1, timed_steps: int = 3
+) -> list[StepBenchmark]:
+  """`benchmark_train_step` of each config, one after the other, each in a process of its own.
+
+  Args:
+    configs: name -> config, in the order of the table.
+    warmup_steps, timed_steps: of each config.
+
+  Returns:
+    The figures of each config, in order; the peak RSS is the config's own
+    process's (the JAX runtime's few hundred MiB included).
+  """
+  return [
+    _benchmark_in_fresh_process(config, name, warmup_steps, timed_steps)
+    for name, config in configs.items()
+  ]
+
+
+def _duration(seconds: float) -> str:
+  return f'{seconds:.2f} s' if seconds >= 1 else f'{seconds * 1e3:.3g} ms'
+
+
+def _si(value: float, unit: str) -> str:
+  """value with 3 significant figures and a k/M/G prefix: 1.23 G{unit}."""
+  for factor, prefix in ((1e12, 'T'), (1e9, 'G'), (1e6, 'M'), (1e3, 'k')):
+    if abs(value) >= factor:
+      return f'{value / factor:.3g} {prefix}{unit}'
+  return f'{value:.3g} {unit}'
+
+
+def format_markdown(results: Sequence[StepBenchmark]) -> str:
+  """A markdown table of several configs' figures, one row each.
+
+  Step times are the median (p10-p90) of the timed steps; the peak memory is
+  each config's own process's peak RSS (host memory, which on CPU holds the
+  device buffers too), and the device memory in use where the backend reports it.
+  """
+  gib = 2.0**30
+  header = (
+    '| config | batch x D steps | compile | step (median, p10-p90) | images/s | FLOPs/step '
+    '| achieved | of f32 matmul peak | peak RSS | device memory |'
+  )
+  lines = [header, '|' + '---|' * header.count(' | ') + '---|']
+  for result in results:
+    device_memory = (
+      '-' if result.device_bytes_in_use is None else f'{result.device_bytes_in_use / gib:.2f} GiB'
+    )
+    cells = [
+      f'`{result.config_name}`',
+      f'{result.global_batch_size} x {result.discriminator_steps}',
+      f'{result.compile_seconds:.1f} s',
+      f'{_duration(result.step_seconds_median)} ({_duration(result.step_seconds_p10)}-'
+      f'{_duration(result.step_seconds_p90)})',
+      f'{result.images_per_second:,.0f}'
+      if result.images_per_second >= 100
+      else f'{result.images_per_second:.3g}',
+      _si(result.flops_per_step, 'FLOP'),
+      _si(result.achieved_flops_per_second, 'FLOP/s'),
+      f'{result.fraction_of_matmul_peak:.1%} (of {_si(result.matmul_flops_per_second, "FLOP/s")})',
+      f'{result.peak_rss_bytes / gib:.2f} GiB',
+      device_memory,
+    ]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
