@@ -28,6 +28,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.model = config_sections.model_config('biggan', conditioning='projection')
   config.loss = config_sections.loss_config(name='hinge')
   config.penalty = config_sections.penalty_config()
+  config.augment = config_sections.augment_config()  # 'diffaugment' or 'ada' for small data.
   adam = dict(name='adam', learning_rate=2e-4, b1=0.0, b2=0.999)
   config.optimizer = config_sections.optimizers_config(generator=adam, discriminator=adam)
   config.eval = config_sections.eval_config(metrics='fid,is,kid')

@@ -33,6 +33,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   )
   config.loss = config_sections.loss_config(name='hinge')
   config.penalty = config_sections.penalty_config(generator_orthogonal=1e-4)
+  config.augment = config_sections.augment_config()  # 'diffaugment' or 'ada' for small data.
   config.optimizer = config_sections.optimizers_config(
     generator=dict(name='adam', learning_rate=1e-4, b1=0.0, b2=0.999),
     discriminator=dict(name='adam', learning_rate=4e-4, b1=0.0, b2=0.999),

@@ -41,6 +41,10 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   # No penalty (the gradient penalties need a D without batch norm), no clipping.
   config.penalty = config_sections.penalty_config()
 
+  # Differentiable augmentation of D's input for small data: --config.augment.name=diffaugment
+  # (Zhao et al. 2020) or 'ada' (Karras et al. 2020a); gan_jax/augment/.
+  config.augment = config_sections.augment_config()
+
   # The paper: Adam, learning rate 2e-4, beta1 0.5 for both players.
   adam = dict(name='adam', learning_rate=2e-4, b1=0.5)
   config.optimizer = config_sections.optimizers_config(generator=adam, discriminator=adam)

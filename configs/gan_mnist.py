@@ -38,6 +38,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
 
   # No penalty on D, no weight clipping; see gan_jax/penalties.py for the choices.
   config.penalty = config_sections.penalty_config()
+  config.augment = config_sections.augment_config()  # 'diffaugment' or 'ada' for small data.
 
   # Adam as in DCGAN (lr 2e-4, b1 0.5); the paper's momentum SGD is
   # --config.optimizer.generator.name=sgd --config.optimizer.generator.momentum=0.5 (same for D).

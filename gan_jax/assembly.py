@@ -8,6 +8,7 @@ same thing to each of them.
 import jax
 import ml_collections
 
+from gan_jax import augment
 from gan_jax import config_checks
 from gan_jax import errors
 from gan_jax import losses
@@ -15,6 +16,7 @@ from gan_jax import models
 from gan_jax import optimizers
 from gan_jax import penalties
 from gan_jax import step
+from gan_jax.augment import adaptive
 from gan_jax.state import GANState
 
 
@@ -27,6 +29,32 @@ def _check_penalty(config: ml_collections.ConfigDict) -> None:
       f'penalty.name={config.penalty.name!r} penalizes per-example gradients of D, but batch '
       'norm couples the examples; use --config.model.discriminator_normalization=layer '
       "(or 'spectral', 'none')."
+    )
+
+
+def _augmentation(config: ml_collections.ConfigDict, example_shape):
+  """(D's input stage, ADA's controller of p) named by the `augment` section: (None, None) for
+  'none' or a config without the section."""
+  section = config.get('augment')
+  if section is None or section.name == 'none':
+    return None, None
+  if len(example_shape) != 3:
+    raise errors.ConfigError(
+      f'augment.name={section.name!r} transforms images, but this run trains on vectors of '
+      f'shape {tuple(example_shape)}; set --config.augment.name=none.'
+    )
+  controller = None
+  if section.name == 'ada' and section.target > 0:
+    controller = adaptive.Controller(section.target, section.interval, section.speed_kimg * 1000)
+  return augment.from_config(section), controller
+
+
+def _check_path_length(config: ml_collections.ConfigDict, generator) -> None:
+  if config.penalty.path_length_weight > 0 and not hasattr(generator, 'styles'):
+    raise errors.ConfigError(
+      f'penalty.path_length_weight={config.penalty.path_length_weight} regularizes the '
+      f'mapping from styles to images, which model.name={config.model.name!r} does not have; '
+      'use --config.model.name=stylegan2 or set --config.penalty.path_length_weight=0.'
     )
 
 
@@ -49,6 +77,8 @@ def build(
   generator, discriminator = models.get_models(
     config.model, example_shape, batch_axis_name=step.BATCH_AXIS, num_classes=num_classes
   )
+  _check_path_length(config, generator)
+  augmentation, adaptive_augment = _augmentation(config, example_shape)
   auxiliary = config.model.conditioning == 'auxiliary'
   return step.GAN(
     generator=generator,
@@ -63,7 +93,17 @@ def build(
     auxiliary_weight=config.loss.auxiliary_weight if auxiliary else 0.0,
     reuse_noise_for_generator=config.train.reuse_noise_for_generator,
     generator_ema_decay=config.train.generator_ema_decay,
+    generator_ema_half_life_images=config.train.generator_ema_half_life_kimg * 1000,
+    generator_ema_rampup=config.train.generator_ema_rampup,
     generator_orthogonal=config.penalty.generator_orthogonal,
+    penalty_every=config.penalty.every,
+    path_length_weight=config.penalty.path_length_weight,
+    path_length_every=config.penalty.path_length_every,
+    path_length_decay=config.penalty.path_length_decay,
+    path_length_batch_shrink=config.penalty.path_length_batch_shrink,
+    augmentation=augmentation,
+    augment_probability=config.augment.p if augmentation is not None else 0.0,
+    adaptive_augment=adaptive_augment,
   )
 
 

@@ -23,6 +23,7 @@ checked by `gan_jax.studies.toy_data`.
                                           deletes every one, num_steps <= 0
                                           trains nothing
   train.generator_ema_decay               in [0, 1): 0 keeps no EMA; 1 freezes it
+  train.generator_ema_half_life_kimg, generator_ema_rampup    a number >= 0 (0: off)
   train.reuse_noise_for_generator         True or False
   model.name                              a family of `config_sections.MODEL_FIELDS`
                                           whose fields the section has
@@ -35,6 +36,17 @@ checked by `gan_jax.studies.toy_data`.
                                           a sequence of integers >= 1
   model.discriminator_dropout             in [0, 1): a rate of 1 drops every unit
   model.dtype                             'float32' or 'bfloat16' (`config_sections.MODEL_DTYPES`)
+  model.w_dim, mapping_layers, channel_base, channel_max, minibatch_std_group_size,
+    minibatch_std_channels                an integer >= 1
+  model.mapping_lr_multiplier             a number > 0
+  model.conv_clamp                        a number >= 0 (0: no clamp)
+  model.style_mixing_probability, augment.p     in [0, 1]
+  penalty.every                           an integer >= 1 (1: not lazy)
+  penalty.path_length_weight              a number >= 0 (0: off)
+  penalty.path_length_every, path_length_batch_shrink, augment.interval    an integer >= 1
+  penalty.path_length_decay               in (0, 1]
+  augment.target                          in [0, 1) (0: p held fixed)
+  augment.speed_kimg                      a number > 0
   data.image_size, data.crop_size         an integer >= 0 (0: as stored, the usual crop)
   loss.real_label                         in (0, 1] (1: no label smoothing)
   loss.auxiliary_weight, penalty.weight, penalty.clip_weights, penalty.generator_orthogonal
@@ -98,6 +110,8 @@ INTEGER = Rule('an integer', 'another integer', _is_integer)
 COUNT = _integer(1)
 FRACTION = _number('in [0, 1)', lambda v: 0 <= v < 1)
 WEIGHT = _number('>= 0', lambda v: v >= 0)
+POSITIVE = _number('> 0', lambda v: v > 0)
+PROBABILITY = _number('in [0, 1]', lambda v: 0 <= v <= 1)
 SIZES = Rule(
   'a sequence of integers >= 1',
   'another such sequence',
@@ -111,7 +125,7 @@ DTYPE = Rule(
 )
 
 _OPTIMIZER_RULES = dict(
-  learning_rate=_number('> 0', lambda v: v > 0),
+  learning_rate=POSITIVE,
   b1=FRACTION,
   b2=FRACTION,
   momentum=FRACTION,
@@ -136,9 +150,33 @@ SECTION_RULES: dict[str, dict[str, Rule]] = {
     generator_width=_integer(0, " (0: the paper's)"),
     discriminator_width=_integer(0, " (0: the paper's)"),
     generator_spectral_norm=BOOLEAN,
+    w_dim=COUNT,
+    mapping_layers=COUNT,
+    mapping_lr_multiplier=POSITIVE,
+    channel_base=COUNT,
+    channel_max=COUNT,
+    minibatch_std_group_size=COUNT,
+    minibatch_std_channels=COUNT,
+    conv_clamp=_number('>= 0 (0: no clamp)', lambda v: v >= 0),
+    style_mixing_probability=PROBABILITY,
   ),
   'loss': dict(real_label=_number('in (0, 1]', lambda v: 0 < v <= 1), auxiliary_weight=WEIGHT),
-  'penalty': dict(weight=WEIGHT, clip_weights=WEIGHT, generator_orthogonal=WEIGHT),
+  'penalty': dict(
+    weight=WEIGHT,
+    every=_integer(1, ' (1: every update, not lazy)'),
+    clip_weights=WEIGHT,
+    generator_orthogonal=WEIGHT,
+    path_length_weight=WEIGHT,
+    path_length_every=COUNT,
+    path_length_decay=_number('in (0, 1]', lambda v: 0 < v <= 1),
+    path_length_batch_shrink=COUNT,
+  ),
+  'augment': dict(
+    p=PROBABILITY,
+    target=FRACTION,
+    interval=COUNT,
+    speed_kimg=POSITIVE,
+  ),
   'optimizer.generator': _OPTIMIZER_RULES,
   'optimizer.discriminator': _OPTIMIZER_RULES,
   'train': dict(
@@ -147,6 +185,8 @@ SECTION_RULES: dict[str, dict[str, Rule]] = {
     discriminator_steps=COUNT,
     reuse_noise_for_generator=BOOLEAN,
     generator_ema_decay=FRACTION,
+    generator_ema_half_life_kimg=WEIGHT,
+    generator_ema_rampup=WEIGHT,
     log_every=COUNT,
     sample_every=COUNT,
     checkpoint_every=COUNT,
@@ -172,6 +212,7 @@ EXAMPLE_CONFIGS = {
   'dcgan': 'configs/dcgan_mnist.py',
   'mlp': 'configs/gan_mnist.py',
   'resnet': 'configs/sngan_cifar10.py',
+  'stylegan2': 'configs/stylegan2_faces.py',
   'toy_linear': 'configs/toy_gaussian.py',
   'toy_mlp': 'configs/toy_mixture_mlp.py',
 }
@@ -182,6 +223,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
   'data': config_sections.data_config().to_dict(),
   'loss': config_sections.loss_config().to_dict(),
   'penalty': config_sections.penalty_config().to_dict(),
+  'augment': config_sections.augment_config().to_dict(),
   'optimizer.generator': _OPTIMIZER_DEFAULTS,
   'optimizer.discriminator': _OPTIMIZER_DEFAULTS,
   'train': config_sections.train_config().to_dict(),

@@ -93,6 +93,9 @@ _STYLEGAN2_FIELDS = dict(
   discriminator_normalization='none',
   dtype='float32',
 )
+# The families whose G maps z to styles w by a mapping network (the truncation trick
+# then moves w toward its running mean, Karras et al. 2019).
+STYLE_FAMILIES = ('stylegan2',)
 # The toy studies' generators on vectors (`gan_jax/models/toy.py`) and their
 # MLP discriminator: three hidden layers, as in Strakhov's blog post (2018).
 _TOY_FIELDS = dict(

@@ -11,6 +11,8 @@ import flax
 import jax
 import optax
 
+from gan_jax.augment.adaptive import AdaptiveState
+
 Variables = Any  # A (possibly empty) dict of linen variable collections.
 
 
@@ -48,6 +50,10 @@ class GANState:
     generator_ema: an exponential moving average of G's params, used for
       samples and evaluation (Karras et al. 2018; Yazici et al. 2019), or
       None when the run keeps none (`train.generator_ema_decay` = 0).
+    augment: ADA's adaptive probability p and its running statistics
+      (`gan_jax.augment.adaptive`), or None when p does not adapt.
+    path_length_mean: the running mean of G's path lengths (Karras et al.
+      2020b, Eq. 4), or None without the path length penalty.
   """
 
   step: jax.Array
@@ -55,6 +61,8 @@ class GANState:
   generator: PlayerState
   discriminator: PlayerState
   generator_ema: Optional[Variables] = None
+  augment: Optional[AdaptiveState] = None
+  path_length_mean: Optional[jax.Array] = None
 
   def sampling_generator(self) -> PlayerState:
     """G as it should draw samples: with the EMA params when there are any."""

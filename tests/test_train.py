@@ -15,6 +15,7 @@ from configs import gan_mnist
 from gan_jax import distributed
 from gan_jax import errors
 from gan_jax import losses
+from gan_jax import passes
 from gan_jax import step as step_lib
 from gan_jax import summaries
 from gan_jax import train
@@ -77,7 +78,7 @@ def test_noise_is_per_example_and_independent_of_device_layout():
   rng = jax.random.PRNGKey(3)
   draw = lambda devices: np.asarray(
     distributed.per_device(
-      lambda: step_lib.sample_latent(rng, 8 // len(devices), 4),
+      lambda: passes.sample_latent(rng, 8 // len(devices), 4),
       distributed.data_mesh(devices),
       (),
       jax.P(step_lib.BATCH_AXIS),
