@@ -273,6 +273,12 @@ def test_none_returns_the_images_and_diffaugment_runs_its_policy_in_order():
   np.testing.assert_array_equal(augmentation(images[:1], key[None], 0.0)[0], expected)
 
 
+def test_the_images_keep_their_dtype():
+  augmentation = augment.from_config(augment_config(name='diffaugment', policy='color'))
+  images = _images((2, 4, 4, 3)).astype(jnp.bfloat16)
+  assert augmentation(images, _keys(2), 0.0).dtype == jnp.bfloat16
+
+
 @pytest.mark.parametrize(
   'overrides, message',
   [

@@ -61,9 +61,11 @@ class Augmentation:
     if self.name == 'none':
       return images
     if self.name == 'diffaugment':
-      return jax.vmap(lambda x, k: diffaugment.diffaugment(x, k, self.policy))(images, keys)
-    p = jnp.asarray(p, jnp.float32)
-    return jax.vmap(lambda x, k: ada.ada(x, k, p, self.transforms))(images, keys)
+      augmented = jax.vmap(lambda x, k: diffaugment.diffaugment(x, k, self.policy))(images, keys)
+    else:
+      p = jnp.asarray(p, jnp.float32)
+      augmented = jax.vmap(lambda x, k: ada.ada(x, k, p, self.transforms))(images, keys)
+    return augmented.astype(images.dtype)  # The float32 draws would promote bfloat16 images.
 
 
 def _names(field: str, value: str, valid: tuple[str, ...]) -> tuple[str, ...]:

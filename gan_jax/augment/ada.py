@@ -74,12 +74,9 @@ SATURATION_LOG2_STD = 1.0
 LUMA_AXIS = np.full(3, 1 / np.sqrt(3), np.float32)  # v, the unit grey axis of RGB.
 
 
-def _compose(*matrices: jax.Array) -> jax.Array:
-  """The product of small matrices in full float32 (TPU/GPU matmuls default lower)."""
-  product = matrices[0]
-  for matrix in matrices[1:]:
-    product = jnp.matmul(product, matrix, precision=lax.Precision.HIGHEST)
-  return product
+def _compose(left: jax.Array, right: jax.Array) -> jax.Array:
+  """left @ right in full float32 (TPU and GPU matmuls default to less)."""
+  return jnp.matmul(left, right, precision=lax.Precision.HIGHEST)
 
 
 def translation_matrix(tx, ty) -> jax.Array:
