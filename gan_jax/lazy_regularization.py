@@ -53,8 +53,7 @@ def discriminator_penalty_update(
     def logits_fn(params, images):
       augment_rng = jax.random.fold_in(rng, 6)
       outputs, _ = passes.discriminate(
-        gan.discriminator,
-        gan.augmentation,
+        gan,
         params,
         player.model_state,
         images,

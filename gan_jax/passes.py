@@ -7,7 +7,7 @@ augmentation) are functions of the seed, the step and the example's index in
 the global batch, so a step on 8 devices draws what the same step draws on 1.
 """
 
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import flax.linen as nn
 import jax
@@ -16,6 +16,7 @@ import optax
 from jax import lax
 
 from gan_jax.state import PlayerState
+from gan_jax.state import Variables
 
 # The one axis of the data-parallel map. Averaging over it makes the step
 # compute the update of the global batch: the mean of per-device mean-loss
@@ -84,8 +85,7 @@ def apply_update(player: PlayerState, grads, optimizer, model_state) -> PlayerSt
 
 
 def discriminate(
-  discriminator: nn.Module,
-  augmentation: Optional[Augmentation],
+  gan,
   params,
   model_state,
   images: jax.Array,
@@ -98,12 +98,42 @@ def discriminate(
   float32, updated model_state).
 
   A bfloat16 D's logits are cast before any loss, penalty or sigmoid reads
-  them; the gradients flow back through the cast in bfloat16. The
-  augmentation is differentiable, so G's gradients flow back through it
-  (Zhao et al. 2020, section 3; Karras et al. 2020a, section 2).
+  them; the gradients flow back through the cast in bfloat16. `gan` is the
+  step's `GAN` (its discriminator and augmentation). The augmentation is
+  differentiable, so G's gradients flow back through it (Zhao et al. 2020,
+  section 3; Karras et al. 2020a, section 2).
   """
-  images = augment(augmentation, images, augment_rng, p)
+  images = augment(gan.augmentation, images, augment_rng, p)
   outputs, model_state = apply_train(
-    discriminator, params, model_state, images, labels, rng=dropout_rng
+    gan.discriminator, params, model_state, images, labels, rng=dropout_rng
   )
   return jax.tree.map(lambda logits: logits.astype(jnp.float32), outputs), model_state
+
+
+class GeneratorForward(NamedTuple):
+  """G's training-mode forward pass on fresh noise, kept for G's own update.
+
+  Attributes:
+    images: G(z, y), [batch, H, W, C], float32 whatever G's dtype.
+    pullback: the VJP of the pass: cotangent of `images` -> (grads of G's params,).
+    model_state: G's model state after the pass (e.g. new batch statistics).
+  """
+
+  images: jax.Array
+  pullback: Callable
+  model_state: Variables
+
+
+def generator_forward(
+  gan, generator: PlayerState, rng: jax.Array, batch_size: int, labels: Optional[jax.Array]
+) -> GeneratorForward:
+  """G(z, y) for this device's share of fresh z, with its pullback to G's parameters.
+
+  `gan` is the step's `GAN` (its generator and latent_dim).
+  """
+  noise_rng, dropout_rng = jax.random.split(rng)
+  z = sample_latent(noise_rng, batch_size, gan.latent_dim)
+  apply = lambda params: apply_train(
+    gan.generator, params, generator.model_state, z, labels, rng=per_device(dropout_rng)
+  )
+  return GeneratorForward(*jax.vjp(apply, generator.params, has_aux=True))

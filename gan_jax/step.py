@@ -16,7 +16,7 @@ precision, Micikevicius et al. 2018; see `gan_jax.models`).
 """
 
 import dataclasses
-from typing import Callable, NamedTuple, Optional
+from typing import Optional
 
 import flax.linen as nn
 import jax
@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
+from gan_jax import generator_ema
 from gan_jax import lazy_regularization
 from gan_jax import losses
 from gan_jax import passes
@@ -32,7 +33,6 @@ from gan_jax import regularizers
 from gan_jax.augment import adaptive
 from gan_jax.state import GANState
 from gan_jax.state import PlayerState
-from gan_jax.state import Variables
 
 BATCH_AXIS = passes.BATCH_AXIS
 
@@ -155,46 +155,6 @@ def create_state(rng: jax.Array, gan: GAN, example_shape: tuple[int, ...]) -> GA
   )
 
 
-class GeneratorForward(NamedTuple):
-  """G's training-mode forward pass on fresh noise, kept for G's own update.
-
-  Attributes:
-    images: G(z, y), [batch, H, W, C], float32 whatever G's dtype.
-    pullback: the VJP of the pass: cotangent of `images` -> (grads of G's params,).
-    model_state: G's model state after the pass (e.g. new batch statistics).
-  """
-
-  images: jax.Array
-  pullback: Callable
-  model_state: Variables
-
-
-def generator_forward(
-  gan: GAN, generator: PlayerState, rng: jax.Array, batch_size: int, labels: Optional[jax.Array]
-) -> GeneratorForward:
-  """G(z, y) for this device's share of fresh z, with its pullback to G's parameters."""
-  noise_rng, dropout_rng = jax.random.split(rng)
-  z = passes.sample_latent(noise_rng, batch_size, gan.latent_dim)
-  apply = lambda params: passes.apply_train(
-    gan.generator, params, generator.model_state, z, labels, rng=passes.per_device(dropout_rng)
-  )
-  return GeneratorForward(*jax.vjp(apply, generator.params, has_aux=True))
-
-
-def _discriminate(gan: GAN, params, model_state, images, labels, dropout_rng, augment_rng, p):
-  return passes.discriminate(
-    gan.discriminator,
-    gan.augmentation,
-    params,
-    model_state,
-    images,
-    labels,
-    dropout_rng,
-    augment_rng,
-    p,
-  )
-
-
 def _discriminator_loss(gan: GAN, params, d: PlayerState, real, fake, labels, rng, augment_p):
   """D's loss on one real and one generated batch, with its penalty unless that is lazy:
   (loss, (metrics, model state))."""
@@ -202,10 +162,10 @@ def _discriminator_loss(gan: GAN, params, d: PlayerState, real, fake, labels, rn
   real_rng, fake_rng, penalty_augment_rng = (jax.random.fold_in(rng, i) for i in (2, 3, 4))
   # Real and generated data go through D separately, so each batch is
   # normalized with its own statistics, as in the DCGAN reference code.
-  real_out, model_state = _discriminate(
+  real_out, model_state = passes.discriminate(
     gan, params, d.model_state, real, labels, dropout_rng, real_rng, augment_p
   )
-  fake_out, model_state = _discriminate(
+  fake_out, model_state = passes.discriminate(
     gan, params, model_state, fake, labels, dropout_rng, fake_rng, augment_p
   )
   terms = gan.loss(real_out.logits, fake_out.logits)
@@ -224,7 +184,7 @@ def _discriminator_loss(gan: GAN, params, d: PlayerState, real, fake, labels, rn
     # The penalty's forward passes see D's model state of this update; their
     # updates of it are dropped, so only the loss's two passes move it.
     def logits_fn(penalty_params, images):
-      return _discriminate(
+      return passes.discriminate(
         gan,
         penalty_params,
         d.model_state,
@@ -299,7 +259,7 @@ def generator_step(
   gan: GAN,
   generator: PlayerState,
   discriminator: PlayerState,
-  forward: GeneratorForward,
+  forward: passes.GeneratorForward,
   real: jax.Array,
   labels: Optional[jax.Array],
   rng: jax.Array,
@@ -314,7 +274,7 @@ def generator_step(
   Args:
     gan: what is trained.
     generator, discriminator: G's state, and D's after its k updates.
-    forward: G's forward pass on this update's noise (`generator_forward`).
+    forward: G's forward pass on this update's noise (`passes.generator_forward`).
     real: [batch, H, W, C] a real batch, read only by losses whose G term
       compares with real data (for the others XLA drops that forward pass).
     labels: int32 [batch] the classes G drew for, or None.
@@ -327,7 +287,7 @@ def generator_step(
     weighted value).
   """
   dropout_rng = passes.per_device(jax.random.fold_in(rng, 1))
-  discriminate = lambda images, augment_rng: _discriminate(
+  discriminate = lambda images, augment_rng: passes.discriminate(
     gan,
     discriminator.params,
     discriminator.model_state,
@@ -362,22 +322,6 @@ def generator_step(
   return new, metrics
 
 
-def ema_decay(gan: GAN, step: jax.Array, batch_size: int):
-  """beta of G's EMA after step `step` + 1, for a global batch of `batch_size` images.
-
-  A fixed `generator_ema_decay`, or StyleGAN2-ADA's half-life h in images:
-  beta = 0.5 ** (batch / h), with h capped at `generator_ema_rampup` times
-  the images seen before this step (beta = 0 at step 0: the EMA starts as G).
-  """
-  if gan.generator_ema_half_life_images <= 0:
-    return gan.generator_ema_decay
-  half_life = jnp.float32(gan.generator_ema_half_life_images)
-  if gan.generator_ema_rampup > 0:
-    seen = step.astype(jnp.float32) * batch_size
-    half_life = jnp.minimum(half_life, seen * gan.generator_ema_rampup)
-  return 0.5 ** (batch_size / jnp.maximum(half_life, 1e-8))
-
-
 def train_step(
   state: GANState, real_images: jax.Array, real_labels: Optional[jax.Array] = None, *, gan: GAN
 ) -> tuple[GANState, Metrics]:
@@ -410,13 +354,15 @@ def train_step(
   for i, (real, y, rng) in enumerate(
     zip(real_images, labels, jax.random.split(discriminator_rng, k))
   ):
-    forward = generator_forward(gan, state.generator, jax.random.split(rng)[0], batch_size, y)
+    forward = passes.generator_forward(
+      gan, state.generator, jax.random.split(rng)[0], batch_size, y
+    )
     discriminator, metrics = discriminator_step(
       gan, discriminator, real, forward.images, y, rng, state.step * k + i, augment_p
     )
     discriminator_metrics.append(metrics)
   if not gan.reuse_noise_for_generator:
-    forward = generator_forward(gan, state.generator, generator_rng, batch_size, labels[-1])
+    forward = passes.generator_forward(gan, state.generator, generator_rng, batch_size, labels[-1])
   generator, generator_metrics = generator_step(
     gan,
     state.generator,
@@ -438,7 +384,7 @@ def train_step(
     generator_metrics['path_length_mean'] = path_length_mean
   ema = state.generator_ema
   if gan.keeps_generator_ema:
-    beta = ema_decay(gan, state.step, global_batch)
+    beta = generator_ema.decay(gan, state.step, global_batch)
     ema = optax.incremental_update(generator.params, ema, 1.0 - beta)
   mean_over_updates = lambda *values: jnp.mean(jnp.stack(values))
   metrics = {**jax.tree.map(mean_over_updates, *discriminator_metrics), **generator_metrics}
