@@ -38,6 +38,7 @@ from gan_jax.models import dcgan
 from gan_jax.models import layers
 from gan_jax.models import mlp
 from gan_jax.models import resnet
+from gan_jax.models import stylegan2
 from gan_jax.models import toy
 
 ModelPair = tuple[nn.Module, nn.Module]
@@ -200,6 +201,64 @@ def _resnet(config: ml_collections.ConfigDict, image_shape, batch_axis_name, lab
   return generator, discriminator
 
 
+def _stylegan2(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels):
+  height, channels = _square_side('StyleGAN2', stylegan2.IMAGE_SIZES, image_shape), image_shape[-1]
+  if labels['conditioning'] not in stylegan2.CONDITIONINGS:
+    raise errors.ConfigError(
+      f"StyleGAN2 takes the label through G's mapping network and D's projection only; set "
+      f'--config.model.conditioning to one of {", ".join(stylegan2.CONDITIONINGS)}, not '
+      f'{labels["conditioning"]!r}.'
+    )
+  _check_normalization('discriminator', 'stylegan2', config.discriminator_normalization, ('none',))
+  if config.discriminator_architecture not in stylegan2.DISCRIMINATOR_ARCHITECTURES:
+    raise errors.unknown_name_error(
+      'model.discriminator_architecture',
+      config.discriminator_architecture,
+      stylegan2.DISCRIMINATOR_ARCHITECTURES,
+    )
+  if config.mapping_layers < 1:
+    raise errors.ConfigError(
+      f'model.mapping_layers={config.mapping_layers}: the mapping network needs at least one '
+      "layer; set it to 8 (config F) or 2 (ADA's CIFAR-10)."
+    )
+  if not 0 <= config.style_mixing_probability <= 1:
+    raise errors.ConfigError(
+      f'model.style_mixing_probability={config.style_mixing_probability} is not a probability; '
+      'set it in [0, 1] (0.9 in the paper, 0 for none).'
+    )
+  if config.minibatch_std_group_size < 1 or config.minibatch_std_channels < 0:
+    raise errors.ConfigError(
+      f'model.minibatch_std_group_size={config.minibatch_std_group_size} and '
+      f'model.minibatch_std_channels={config.minibatch_std_channels}: set a group size >= 1 '
+      'and channels >= 0 (4 and 1 in config F; 0 channels: no minibatch std layer).'
+    )
+  shared = dict(
+    image_size=height,
+    channels=channels,
+    channel_base=config.channel_base,
+    channel_max=config.channel_max,
+    # The reference's None (no clamp) is 0 in the config.
+    conv_clamp=config.conv_clamp or None,
+    **labels,
+    dtype=_dtype(config),
+  )
+  generator = stylegan2.Generator(
+    **shared,
+    w_dim=config.w_dim,
+    mapping_layers=config.mapping_layers,
+    mapping_lr_multiplier=config.mapping_lr_multiplier,
+    style_mixing_probability=config.style_mixing_probability,
+    batch_axis_name=batch_axis_name,
+  )
+  discriminator = stylegan2.Discriminator(
+    **shared,
+    architecture=config.discriminator_architecture,
+    minibatch_std_group_size=config.minibatch_std_group_size,
+    minibatch_std_channels=config.minibatch_std_channels,
+  )
+  return generator, discriminator
+
+
 def _toy_discriminator(config: ml_collections.ConfigDict) -> nn.Module:
   """Strakhov's (2018) D on vectors: an MLP (three hidden layers in its configs), maybe dropout."""
   _check_normalization(
@@ -231,6 +290,7 @@ MODELS: dict[str, Callable[..., ModelPair]] = {
   'dcgan': _dcgan,
   'mlp': _mlp,
   'resnet': _resnet,
+  'stylegan2': _stylegan2,
   'toy_linear': _toy_linear,
   'toy_mlp': _toy_mlp,
 }
