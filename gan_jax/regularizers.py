@@ -3,10 +3,18 @@
 `orthogonal_regularization` is BigGAN's regularizer of G (Brock et al. 2019,
 section 3, Eq. 3): it pushes the filters of every layer towards pairwise
 orthogonality, which makes G amenable to the truncation trick.
+
+`path_length_penalty` is StyleGAN2's path length regularization of G
+(Karras et al. 2020, section 3.2, Eq. 4): it asks a fixed-size step in w to
+move the image by a fixed amount whatever the direction and the w.
 """
+
+import math
+from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 
 def _off_diagonal_gram_norm(kernel: jax.Array) -> jax.Array:
@@ -64,3 +72,55 @@ def orthogonal_regularization(params, beta: float = 1e-4) -> jax.Array:
     if getattr(path[-1], 'key', None) == 'kernel' and leaf.ndim >= 2
   ]
   return beta * sum(terms, jnp.zeros((), jnp.float32))
+
+
+def path_length_penalty(
+  synthesize: Callable[[jax.Array], jax.Array],
+  ws: jax.Array,
+  rng: jax.Array,
+  running_mean: jax.Array,
+  decay: float,
+  axis_name: Optional[str] = None,
+) -> tuple[jax.Array, jax.Array]:
+  """StyleGAN2's path length penalty (Karras et al. 2020, section 3.2, Eq. 4).
+
+  E_{w, y} (||J_w^T y||_2 - a)^2, with J_w the Jacobian of the images with
+  respect to w, y ~ N(0, I) / sqrt(H W) (pixel-count normalized, so the
+  lengths do not grow with the image) and a the running mean of the lengths,
+  as StyleGAN2-ADA's `training/loss.py` computes it:
+
+    grads   = d sum(images * y) / d ws                (one VJP), [B, num_ws, w_dim]
+    lengths = sqrt(mean over num_ws of sum over w_dim of grads^2),  [B]
+    a_new   = running_mean + decay * (mean(lengths) - running_mean)
+    penalty = mean((lengths - a_new)^2)
+
+  mean(lengths) is averaged over `axis_name` when given, so replicas keep one
+  running mean. a_new is differentiable in the penalty (as in the reference,
+  whose stored copy alone is detached); the penalty is differentiable with
+  respect to whatever `synthesize` closes over (double backpropagation).
+
+  Args:
+    synthesize: ws [B, num_ws, w_dim] -> images [B, H, W, C] (G's synthesis
+      network with its parameters bound; the caller's closure).
+    ws: [B, num_ws, w_dim] the styles the images are made from.
+    rng: key of y.
+    running_mean: the scalar a, float32 (0 at the start of training).
+    decay: the reference's pl_decay, 0.01.
+    axis_name: the data-parallel axis, or None.
+
+  Returns:
+    (penalty, new running mean), both float32 scalars; the new running mean
+    is a constant (stop_gradient), to be kept in the training state.
+  """
+  images, pullback = jax.vjp(synthesize, ws)
+  height, width = images.shape[1:3]
+  noise = jax.random.normal(rng, images.shape, jnp.float32) / math.sqrt(height * width)
+  (grads,) = pullback(noise.astype(images.dtype))
+  grads = grads.astype(jnp.float32)
+  lengths = jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grads), axis=2), axis=1))
+  batch_mean = jnp.mean(lengths)
+  if axis_name is not None:
+    batch_mean = lax.pmean(batch_mean, axis_name)
+  new_mean = running_mean + decay * (batch_mean - running_mean)
+  penalty = jnp.mean(jnp.square(lengths - new_mean))
+  return penalty, lax.stop_gradient(new_mean)
