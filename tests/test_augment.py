@@ -215,6 +215,23 @@ def test_brightness_adds_b_and_contrast_scales_about_zero_by_their_draws(channel
   np.testing.assert_allclose(colored('contrast'), images * contrast, rtol=1e-5, atol=1e-6)
 
 
+def test_color_matrix_matches_stylegan2_ada_at_a_debug_percentile():
+  # stylegan2-ada-pytorch's AugmentPipe(brightness=1, contrast=1, lumaflip=1, hue=1,
+  # saturation=1) with debug_percentile=0.7, which sets every draw from 0.7: the
+  # uniforms to 0.7, the normals to erfinv(2 x 0.7 - 1). Read off by transforming
+  # the pixels e_r, e_g, e_b and 0: [C[:3, :3] | C[:3, 3]].
+  reference = [
+    [-0.0761254, -1.3378916, 0.2768824, -0.08433156],
+    [0.27688238, -0.07612541, -1.3378917, -0.08433156],
+    [-1.3378916, 0.27688235, -0.0761254, -0.08433156],
+  ]
+  rows = len(ada.TRANSFORMS)
+  uniform = jnp.zeros((rows, 4)).at[:, 1:].set(0.7)  # Column 0 < p: every transform applied.
+  normal = jnp.full((rows, 2), jax.scipy.special.erfinv(2 * 0.7 - 1))
+  matrix = ada.color_matrix(ada.Draws(uniform, normal), 1.0, ada.COLOR_TRANSFORMS, 3)
+  np.testing.assert_allclose(matrix[:3], reference, atol=1e-6)
+
+
 # ---- Gradients, determinism, the entry point.
 
 

@@ -1,6 +1,6 @@
-"""ADA's augmentations: Karras et al. 2020, "Training Generative Adversarial Networks with Limited Data".
+"""ADA's augmentations (Karras et al. 2020a, "Training GANs with Limited Data", Appendix B).
 
-Appendix B of the paper, as the official code (NVlabs/stylegan2-ada-pytorch,
+The pipeline of the paper's Appendix B, as the official code (NVlabs/stylegan2-ada-pytorch,
 training/augment.py, `AugmentPipe`) does it, with every transformation of the
 'bgc' pipeline applied to each example with probability p:
 
@@ -32,7 +32,12 @@ The stand-in skips the 4x-pixel upsampled pass (cheaper on CPU, simpler),
 reproduces integer transformations (flips, quarter turns, integer shifts)
 exactly, and blurs slightly and aliases a little under fractional ones. The
 reference also pads at most W - 1 pixels each side (zeros beyond); the
-mirror here repeats without end.
+mirror here repeats without end. Measured against the reference with every
+draw at its 0.3 or 0.7 percentile (its debug_percentile) on smooth 32x32 RGB
+images of std 0.34: the seven geometric transforms together differ by at most
+0.03 (mean 0.005); the reference's own x-flip differs from the exact flip by
+up to 0.02 (sym6 is not symmetric), while here flips are exact. The colour
+matrix agrees to 3e-7 (`tests/test_augment.py` pins it).
 
 Colour on one channel follows the reference: the grey value g is read as
 (g, g, g), transformed, and averaged back, so brightness and contrast act as
