@@ -31,7 +31,7 @@ above its 4x4 epilogue, and its largest configs are 1024).
 
 Training (G.styles with train=True): the running average of w (beta 0.995,
 in the 'w_average' collection, averaged over `batch_axis_name`) and style
-mixing regularization (section 3.3 of Karras et al. 2019: with probability
+mixing regularization (Karras et al. 2019, section 3.1: with probability
 `style_mixing_probability` the w's from a random cutoff on come from a second
 z, drawn per batch as the reference's `run_G`); noise inputs and mixing draw
 from the 'noise' rng stream. Outside training: no mixing, the truncation trick
@@ -72,43 +72,6 @@ def num_ws(image_size: int) -> int:
   """The synthesis network's w inputs: two per resolution above 4, one at 4, one for the last
   ToRGB."""
   return 2 * int(math.log2(image_size)) - 2
-
-
-def normalize_2nd_moment(x: jax.Array, eps: float = 1e-8) -> jax.Array:
-  """x [B, d] / sqrt(mean_d x^2 + eps)."""
-  return x * lax.rsqrt(jnp.mean(jnp.square(x), axis=-1, keepdims=True) + eps)
-
-
-class MappingNetwork(nn.Module):
-  """z [B, z_dim] and/or labels [B] -> w [B, w_dim] (the reference's MappingNetwork).
-
-  The normalized z and the normalized embedding of one_hot(labels) (an
-  equalized dense layer, when num_classes > 0) are concatenated and go
-  through `num_layers` equalized leaky-ReLU dense layers of w_dim features
-  with `lr_multiplier`. Float32.
-  """
-
-  w_dim: int
-  num_layers: int
-  lr_multiplier: float
-  num_classes: int = 0
-
-  @nn.compact
-  def __call__(self, z: Optional[jax.Array], labels: Optional[jax.Array] = None) -> jax.Array:
-    inputs = [] if z is None else [normalize_2nd_moment(z.astype(jnp.float32))]
-    if self.num_classes > 0:
-      if labels is None:
-        raise ValueError('This StyleGAN2 is class-conditional and needs labels.')
-      embedding = layers.EqualizedDense(self.w_dim, name='embed')(
-        jax.nn.one_hot(labels, self.num_classes)
-      )
-      inputs.append(normalize_2nd_moment(embedding))
-    x = jnp.concatenate(inputs, axis=-1)
-    for index in range(self.num_layers):
-      x = layers.EqualizedDense(
-        self.w_dim, 'lrelu', lr_multiplier=self.lr_multiplier, name=f'fc{index}'
-      )(x)
-    return x
 
 
 class LatentAverage(nn.Module):
@@ -285,7 +248,7 @@ class Generator(nn.Module):
 
   def setup(self):
     classes = self.num_classes if self.conditioning == 'projection' else 0
-    self.mapping = MappingNetwork(
+    self.mapping = layers.MappingNetwork(
       self.w_dim, self.mapping_layers, self.mapping_lr_multiplier, classes
     )
     self.latent_average = LatentAverage(self.w_dim, batch_axis_name=self.batch_axis_name)
@@ -405,7 +368,7 @@ class Discriminator(nn.Module):
       )(x, image)
     cmap = None
     if self.conditioning == 'projection':
-      cmap = MappingNetwork(
+      cmap = layers.MappingNetwork(
         width(4),
         DISCRIMINATOR_MAPPING_LAYERS,
         DISCRIMINATOR_MAPPING_LR_MULTIPLIER,

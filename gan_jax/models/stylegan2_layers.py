@@ -19,6 +19,8 @@ convolution weights [kernel_h, kernel_w, in, out]:
     (section 2.2, Eq. 1-3), with FIR up-sampling.
   - `minibatch_std`: the minibatch standard deviation layer (Karras et al.
     2018, section 3), in groups.
+  - `MappingNetwork`: labels and/or z to w through equalized dense layers
+    (G's z -> w; D's label -> cmap).
 """
 
 import math
@@ -360,3 +362,38 @@ def minibatch_std(x: jax.Array, group_size: Optional[int], num_channels: int = 1
   y = jnp.tile(y, (group, 1))  # Sample i reads the statistics of its group, i mod N / G.
   y = jnp.broadcast_to(y[:, None, None, :], (batch, height, width, num_channels))
   return jnp.concatenate([x, y.astype(x.dtype)], axis=-1)
+
+
+def normalize_2nd_moment(x: jax.Array, eps: float = 1e-8) -> jax.Array:
+  """x [B, d] / sqrt(mean_d x^2 + eps)."""
+  return x * lax.rsqrt(jnp.mean(jnp.square(x), axis=-1, keepdims=True) + eps)
+
+
+class MappingNetwork(nn.Module):
+  """z [B, z_dim] and/or labels [B] -> w [B, w_dim] (the reference's MappingNetwork).
+
+  The normalized z and the normalized embedding of one_hot(labels) (an
+  equalized dense layer, when num_classes > 0) are concatenated and go
+  through `num_layers` equalized leaky-ReLU dense layers of w_dim features
+  with `lr_multiplier`. Float32.
+  """
+
+  w_dim: int
+  num_layers: int
+  lr_multiplier: float
+  num_classes: int = 0
+
+  @nn.compact
+  def __call__(self, z: Optional[jax.Array], labels: Optional[jax.Array] = None) -> jax.Array:
+    inputs = [] if z is None else [normalize_2nd_moment(z.astype(jnp.float32))]
+    if self.num_classes > 0:
+      if labels is None:
+        raise ValueError('This StyleGAN2 is class-conditional and needs labels.')
+      embedding = EqualizedDense(self.w_dim, name='embed')(jax.nn.one_hot(labels, self.num_classes))
+      inputs.append(normalize_2nd_moment(embedding))
+    x = jnp.concatenate(inputs, axis=-1)
+    for index in range(self.num_layers):
+      x = EqualizedDense(self.w_dim, 'lrelu', lr_multiplier=self.lr_multiplier, name=f'fc{index}')(
+        x
+      )
+    return x
