@@ -1,6 +1,7 @@
-"""ADA's augmentations (Karras et al. 2020a, "Training GANs with Limited Data", Appendix B).
+"""ADA's augmentations: Karras et al. 2020a, Appendix B.
 
-The pipeline of the paper's Appendix B, as the official code (NVlabs/stylegan2-ada-pytorch,
+The pipeline of "Training Generative Adversarial Networks with Limited Data"
+(Karras et al. 2020a, Appendix B), as the official code (NVlabs/stylegan2-ada-pytorch,
 training/augment.py, `AugmentPipe`) does it, with every transformation of the
 'bgc' pipeline applied to each example with probability p:
 
