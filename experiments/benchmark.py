@@ -68,6 +68,12 @@ _ROUNDS = flags.DEFINE_integer('rounds', 5, 'Alternating rounds of --compare.', 
 _PIPELINE = flags.DEFINE_bool(
   'pipeline', False, "Time the input pipeline alone against --config's step."
 )
+_ACCELERATOR_FACTOR = flags.DEFINE_float(
+  'accelerator_factor',
+  20.0,
+  "With --pipeline: an accelerator's step is taken to consume this many times the CPU step's "
+  'images/s (a stated assumption, not a measurement).',
+)
 _OUTPUT = flags.DEFINE_string('output', 'benchmark.json', 'Where to write the figures as JSON.')
 _WARMUP_STEPS = flags.DEFINE_integer('warmup_steps', 3, 'Untimed steps after compilation.')
 _TIMED_STEPS = flags.DEFINE_integer('timed_steps', 10, 'Timed steps (per round with --compare).')
@@ -96,6 +102,10 @@ def _check_modes() -> None:
     raise errors.ConfigError(
       'Pass either --config=FILE (with --compare=torch or --pipeline, or neither) or --all / '
       '--configs=NAME,...; e.g. --config=configs/dcgan_faces.py.'
+    )
+  if table and (_COMPARE.value or _PIPELINE.value):
+    raise errors.ConfigError(
+      '--compare and --pipeline time the step of one --config, not a table; drop --all/--configs.'
     )
   if _COMPARE.value and _PIPELINE.value:
     raise errors.ConfigError('--compare and --pipeline are separate runs; pass one of them.')
@@ -136,7 +146,9 @@ def _pipeline(config, config_name: str) -> dict:
   print(
     f'{benchmarking.machine_description()}; the step of {config_name} at {image_size}x{image_size}:'
   )
-  print(pipeline_throughput.format_pipelines(results, step.images_per_second))
+  print(
+    pipeline_throughput.format_pipelines(results, step.images_per_second, _ACCELERATOR_FACTOR.value)
+  )
   return dict(step=dataclasses.asdict(step), pipelines=[dataclasses.asdict(r) for r in results])
 
 

@@ -4,6 +4,7 @@ import functools
 import glob
 import importlib
 import os
+import sys
 
 import jax
 import numpy as np
@@ -117,6 +118,12 @@ def test_only_the_plain_dcgan_configs_have_a_pytorch_step():
   config.train.reuse_noise_for_generator = False
   with pytest.raises(errors.ConfigError, match='reuse_noise_for_generator=False'):
     torch_comparison.check_config(config)
+
+
+def test_without_pytorch_the_comparison_says_how_to_install_it(monkeypatch):
+  monkeypatch.setitem(sys.modules, 'torch', None)  # What `import torch` meets when not installed.
+  with pytest.raises(errors.ConfigError, match=r"not installed: pip install -e '\.\[bench\]'"):
+    torch_comparison.compare_with_torch(dcgan_faces.get_config('tiny'), config_name='tiny')
 
 
 def _flax_to_torch(torch, torch_module, params, kernel_layout):

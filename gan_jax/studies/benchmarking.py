@@ -284,7 +284,8 @@ def benchmark_configs(
   ]
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+  """'1.23 s' from 1 s up, '456 ms' or '3.8 ms' below."""
   return f'{seconds:.2f} s' if seconds >= 1 else f'{seconds * 1e3:.3g} ms'
 
 
@@ -317,8 +318,8 @@ def format_markdown(results: Sequence[StepBenchmark]) -> str:
       f'`{result.config_name}`',
       f'{result.global_batch_size} x {result.discriminator_steps}',
       f'{result.compile_seconds:.1f} s',
-      f'{_duration(result.step_seconds_median)} ({_duration(result.step_seconds_p10)}-'
-      f'{_duration(result.step_seconds_p90)})',
+      f'{format_duration(result.step_seconds_median)} ({format_duration(result.step_seconds_p10)}-'
+      f'{format_duration(result.step_seconds_p90)})',
       f'{result.images_per_second:,.0f}'
       if result.images_per_second >= 100
       else f'{result.images_per_second:.3g}',

@@ -99,7 +99,7 @@ def measure_pipelines(
   *,
   image_size: int = 64,
   batch_size: int = 64,
-  timed_batches: int = 8,
+  timed_batches: int = 7,
   folder_sizes: Sequence[int] = (64, 128, 256),
   num_folder_images: int = 512,
   tfds_examples: int = 512,

@@ -47,7 +47,8 @@ _INSTALL_HINT = (
   '--index-url https://download.pytorch.org/whl/cpu)'
 )
 
-# Image size -> side of G's first feature map, as in `gan_jax.models.dcgan`.
+# Image size -> side of G's first feature map, as in `gan_jax.models.dcgan` (the tests
+# check the two models equal at each size).
 _FIRST_MAP_SIZES = {28: 7, 32: 4, 64: 4}
 
 
@@ -66,8 +67,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError unless the PyTorch step here is the step `config` trains.
 
   It mirrors the plain DCGAN configs only: an unconditional DCGAN with batch
-  norm in both players, in float32, the non-saturating loss, no penalty, Adam
-  for both, G's update reusing D's fake batch, one D update per step.
+  norm in both players, in float32, the non-saturating loss without label
+  smoothing, no penalty, Adam for both, G's update reusing D's fake batch,
+  one D update per step, no EMA of G.
   """
   expected = {
     'model.name': (config.model.name, 'dcgan'),
@@ -76,11 +78,13 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     'model.discriminator_normalization': (config.model.discriminator_normalization, 'batch'),
     'model.dtype': (config.model.dtype, 'float32'),
     'loss.name': (config.loss.name, 'non_saturating'),
+    'loss.real_label': (config.loss.real_label, 1.0),
     'penalty.name': (config.penalty.name, 'none'),
     'optimizer.generator.name': (config.optimizer.generator.name, 'adam'),
     'optimizer.discriminator.name': (config.optimizer.discriminator.name, 'adam'),
     'train.reuse_noise_for_generator': (config.train.reuse_noise_for_generator, True),
     'train.discriminator_steps': (config.train.discriminator_steps, 1),
+    'train.generator_ema_decay': (config.train.generator_ema_decay, 0.0),
   }
   for field, (value, mirrored) in expected.items():
     if value != mirrored:
@@ -340,7 +344,8 @@ def format_comparison(comparison: Comparison) -> str:
   figures = comparison.figures
 
   def seconds(spread: Spread) -> str:
-    return f'{spread.median * 1e3:.1f} ms ({spread.low * 1e3:.1f}-{spread.high * 1e3:.1f})'
+    low, high = benchmarking.format_duration(spread.low), benchmarking.format_duration(spread.high)
+    return f'{benchmarking.format_duration(spread.median)} ({low}-{high})'
 
   def percent(spread: Spread) -> str:
     return f'{spread.median:.1%} ({spread.low:.1%}-{spread.high:.1%})'
