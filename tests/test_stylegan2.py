@@ -119,8 +119,12 @@ def test_generator_makes_float32_nhwc_images_in_train_and_eval(conditional_gener
     )
   )
   train_images, _ = training(variables, z, _key(2))
-  # Noise strengths start at 0 and the non-fused modulation equals the fused one: the same images.
+  # Noise strengths start at 0: without style mixing, training makes the same images.
   np.testing.assert_allclose(train_images, images, rtol=1e-4, atol=1e-5)
+  fused = jax.jit(
+    lambda v, z: generator.clone(fused_modulation=True).apply(v, z, LABELS, train=False)
+  )(variables, z)
+  np.testing.assert_allclose(fused, images, rtol=1e-4, atol=1e-5)
   # With noise strengths of 1, training draws fresh noise and evaluation reads the constant maps.
   noisy = jax.tree_util.tree_map_with_path(
     lambda path, leaf: jnp.ones_like(leaf) if path[-1].key == 'noise_strength' else leaf, variables

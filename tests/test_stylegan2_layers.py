@@ -42,15 +42,14 @@ def _direct_upfirdn2d(x, filt, up, down, padding, gain):
 )
 def test_upfirdn2d_equals_the_direct_computation(up, down, padding):
   x = np.random.RandomState(0).randn(2, 6, 7, 3).astype(np.float32)
-  filt = layers.setup_filter()
-  ours = layers.upfirdn2d(jnp.asarray(x), filt, up=up, down=down, padding=padding, gain=up**2)
-  np.testing.assert_allclose(ours, _direct_upfirdn2d(x, filt, up, down, padding, up**2), atol=1e-5)
+  taps = layers.setup_filter()
+  ours = layers.upfirdn2d(jnp.asarray(x), taps, up=up, down=down, padding=padding, gain=up**2)
+  direct = _direct_upfirdn2d(x, np.outer(taps, taps), up, down, padding, up**2)
+  np.testing.assert_allclose(ours, direct, atol=1e-5)
 
 
-def test_fir_filter_is_the_normalized_outer_product_of_1_3_3_1():
-  taps = np.array([1, 3, 3, 1]) / 8
-  np.testing.assert_allclose(layers.setup_filter(), np.outer(taps, taps))
-  np.testing.assert_allclose(layers.setup_filter(gain=4).sum(), 4.0, rtol=1e-6)
+def test_fir_taps_are_1_3_3_1_normalized():
+  np.testing.assert_allclose(layers.setup_filter(), np.array([1, 3, 3, 1]) / 8)
 
 
 def test_upsample_and_downsample_equal_scipy_upfirdn():
@@ -58,7 +57,7 @@ def test_upsample_and_downsample_equal_scipy_upfirdn():
   output; the reference's padding keeps the [offset, offset + size) window of that."""
   x = np.random.RandomState(1).randn(2, 8, 8, 3).astype(np.float32)
   taps = np.array([1.0, 3.0, 3.0, 1.0]) / 8
-  filt = layers.setup_filter()
+  taps = layers.setup_filter()
 
   def scipy_2d(h, signal, **kwargs):
     return scipy.signal.upfirdn(
@@ -67,16 +66,16 @@ def test_upsample_and_downsample_equal_scipy_upfirdn():
 
   # Up: padding (2, 1) of the 4-tap filter starts one sample into the full convolution.
   up = scipy_2d(2 * taps, x, up=2)[:, 1:17, 1:17]
-  np.testing.assert_allclose(layers.upsample2d(jnp.asarray(x), filt), up, atol=1e-6)
+  np.testing.assert_allclose(layers.upsample2d(jnp.asarray(x), taps), up, atol=1e-6)
   # Down: padding (1, 1), the full convolution's samples 2, 4, ... from index 2.
   full = scipy_2d(taps, x)
   np.testing.assert_allclose(
-    layers.downsample2d(jnp.asarray(x), filt), full[:, 2:-1:2, 2:-1:2], atol=1e-6
+    layers.downsample2d(jnp.asarray(x), taps), full[:, 2:-1:2, 2:-1:2], atol=1e-6
   )
   # The filter keeps constants: a constant image stays constant inside.
   ones = jnp.ones((1, 8, 8, 1))
-  np.testing.assert_allclose(layers.upsample2d(ones, filt)[0, 2:-2, 2:-2], 1.0, rtol=1e-6)
-  np.testing.assert_allclose(layers.downsample2d(ones, filt)[0, 1:-1, 1:-1], 1.0, rtol=1e-6)
+  np.testing.assert_allclose(layers.upsample2d(ones, taps)[0, 2:-2, 2:-2], 1.0, rtol=1e-6)
+  np.testing.assert_allclose(layers.downsample2d(ones, taps)[0, 1:-1, 1:-1], 1.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize('kernel_size', [1, 3])
@@ -86,12 +85,12 @@ def test_down_sampling_convolution_equals_filter_then_convolution_then_decimatio
   rng = np.random.RandomState(2)
   x = jnp.asarray(rng.randn(2, 8, 8, 3), jnp.float32)
   weight = jnp.asarray(rng.randn(kernel_size, kernel_size, 3, 5), jnp.float32)
-  filt = layers.setup_filter()
+  taps = layers.setup_filter()
   padding = kernel_size // 2
   before, after = padding + 1, padding + 1  # (f - down + 1) // 2 and (f - down) // 2 for f = 4.
-  filtered = layers.upfirdn2d(x, filt, padding=(before, after, before, after))
+  filtered = layers.upfirdn2d(x, taps, padding=(before, after, before, after))
   generic = lax.conv_general_dilated(filtered, weight, (1, 1), 'VALID', dimension_numbers=_NHWC)
-  ours = layers.conv2d_resample(x, weight, filt, down=2, padding=padding)
+  ours = layers.conv2d_resample(x, weight, taps, down=2, padding=padding)
   np.testing.assert_allclose(ours, generic[:, ::2, ::2], atol=1e-5)
 
 

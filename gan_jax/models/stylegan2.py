@@ -101,6 +101,7 @@ class SynthesisLayer(nn.Module):
   resolution: int
   up: int = 1
   conv_clamp: Optional[float] = None
+  fused_modulation: bool = False
   dtype: Dtype = jnp.float32
 
   @nn.compact
@@ -109,8 +110,9 @@ class SynthesisLayer(nn.Module):
     styles = layers.EqualizedDense(x.shape[-1], bias_init=1.0, name='affine')(w)
     shape = (3, 3, x.shape[-1], self.features)
     weight = self.param('kernel', nn.initializers.normal(1.0), shape)
-    # The reference fuses modulation into a grouped convolution outside training only.
-    x = layers.modulated_conv2d(x.astype(self.dtype), weight, styles, up=self.up, fused=not train)
+    x = layers.modulated_conv2d(
+      x.astype(self.dtype), weight, styles, up=self.up, fused=self.fused_modulation
+    )
     strength = self.param('noise_strength', nn.initializers.zeros, ())
     side = (self.resolution, self.resolution)
     if train:
@@ -130,17 +132,18 @@ class ToRGB(nn.Module):
 
   channels: int
   conv_clamp: Optional[float] = None
+  fused_modulation: bool = False
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array, w: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, w: jax.Array) -> jax.Array:
     """x [B, r, r, in], w [B, w_dim] -> float32 [B, r, r, channels]."""
     # Equalized lr through the styles: the weight's gain 1 / sqrt(fan_in) scales them.
     styles = layers.EqualizedDense(x.shape[-1], bias_init=1.0, name='affine')(w)
     styles = styles / math.sqrt(x.shape[-1])
     weight = self.param('kernel', nn.initializers.normal(1.0), (1, 1, x.shape[-1], self.channels))
     x = layers.modulated_conv2d(
-      x.astype(self.dtype), weight, styles, demodulate=False, fused=not train
+      x.astype(self.dtype), weight, styles, demodulate=False, fused=self.fused_modulation
     )
     bias = self.param('bias', nn.initializers.zeros, (self.channels,))
     return layers.bias_act(x.astype(jnp.float32), bias, clamp=self.conv_clamp)
@@ -157,14 +160,16 @@ class SynthesisBlock(nn.Module):
   features: int
   image_channels: int
   conv_clamp: Optional[float] = None
+  fused_modulation: bool = False
   dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x, image, ws: jax.Array, *, train: bool):
     """(x [B, r/2, r/2, in] or None at 4x4, image [B, r/2, r/2, C] or None, ws [B, n, w_dim]
     with n = this block's layers + 1) -> (x [B, r, r, features], image [B, r, r, C])."""
+    shared = dict(conv_clamp=self.conv_clamp, fused_modulation=self.fused_modulation)
     layer = lambda up, name: SynthesisLayer(
-      self.features, self.resolution, up, self.conv_clamp, self.dtype, name=name
+      self.features, self.resolution, up, **shared, dtype=self.dtype, name=name
     )
     if x is None:
       side = (self.resolution, self.resolution)
@@ -174,9 +179,7 @@ class SynthesisBlock(nn.Module):
     else:
       x = layer(2, 'conv0')(x, ws[:, 0], train=train)
       x = layer(1, 'conv1')(x, ws[:, 1], train=train)
-    rgb = ToRGB(self.image_channels, self.conv_clamp, self.dtype, name='torgb')(
-      x, ws[:, -1], train=train
-    )
+    rgb = ToRGB(self.image_channels, **shared, dtype=self.dtype, name='torgb')(x, ws[:, -1])
     if image is not None:
       rgb = rgb + layers.upsample2d(image, layers.setup_filter())
     return x, rgb
@@ -190,6 +193,7 @@ class SynthesisNetwork(nn.Module):
   channel_base: int
   channel_max: int
   conv_clamp: Optional[float] = None
+  fused_modulation: bool = False
   dtype: Dtype = jnp.float32
 
   @nn.compact
@@ -204,6 +208,7 @@ class SynthesisNetwork(nn.Module):
         channels_at(resolution, self.channel_base, self.channel_max),
         self.channels,
         self.conv_clamp,
+        self.fused_modulation,
         self.dtype,
         name=f'b{resolution}',
       )
@@ -228,6 +233,11 @@ class Generator(nn.Module):
     num_classes, conditioning: 'none', or 'projection' (the label's embedding
       enters the mapping network).
     batch_axis_name: the mesh axis over which w_avg's update is averaged, or None.
+    fused_modulation: compute each modulated convolution as one grouped
+      convolution (the reference's fused_modconv, its choice outside training)
+      instead of scaling the activations around a shared one (its choice in
+      training). Equal results; XLA:CPU runs the grouped form ~20x slower
+      (batch 32, 16x16, 128 channels: 1.6 s against 0.08 s).
     dtype: of the synthesis convolutions (parameters, mapping, images: float32).
   """
 
@@ -244,6 +254,7 @@ class Generator(nn.Module):
   num_classes: int = 0
   conditioning: str = 'none'
   batch_axis_name: Optional[str] = None
+  fused_modulation: bool = False
   dtype: Dtype = jnp.float32
 
   def setup(self):
@@ -258,6 +269,7 @@ class Generator(nn.Module):
       self.channel_base,
       self.channel_max,
       self.conv_clamp,
+      self.fused_modulation,
       self.dtype,
     )
 

@@ -8,7 +8,8 @@ convolution weights [kernel_h, kernel_w, in, out]:
 
   - FIR resampling, `upfirdn2d`: upsample by inserting zeros, pad (or crop),
     convolve with a 2D FIR filter (the outer product of [1, 3, 3, 1],
-    normalized to sum 1, Zhang 2019's anti-aliasing), keep every n-th pixel.
+    normalized to sum 1, Zhang 2019's anti-aliasing; computed separably),
+    keep every n-th pixel.
   - Equalized learning rate (Karras et al. 2018, section 4.1): parameters
     are stored N(0, 1) / lr_multiplier and scaled at run time by lr_multiplier
     * gain / sqrt(fan_in), biases by lr_multiplier, so that Adam's step moves
@@ -44,16 +45,25 @@ ACTIVATION_GAINS = {'linear': 1.0, 'lrelu': math.sqrt(2.0)}
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
 
 
-def setup_filter(taps=RESAMPLE_TAPS, gain: float = 1.0) -> np.ndarray:
-  """The 2D FIR filter [k, k] of 1D `taps`: their outer product over its sum, times `gain`
-  (the reference's `upfirdn2d.setup_filter` of a short 1D filter)."""
+def setup_filter(taps=RESAMPLE_TAPS) -> np.ndarray:
+  """The FIR filter's 1D taps normalized to sum 1, float32 [k]: the 2D filter is their outer
+  product (sum 1 too), as the reference's `upfirdn2d.setup_filter` builds it from [1, 3, 3, 1]."""
   taps = np.asarray(taps, np.float64)
-  filt = np.outer(taps, taps)
-  return (filt / filt.sum() * gain).astype(np.float32)
+  return (taps / taps.sum()).astype(np.float32)
+
+
+def _filter_axis(x: jax.Array, taps: np.ndarray, down: int, axis: int) -> jax.Array:
+  """The valid true convolution of x with 1D `taps` along `axis`, every down-th output."""
+  size = (x.shape[axis] - len(taps)) // down + 1
+  limit = lambda start: start + down * (size - 1) + 1
+  shifted = lambda k: lax.slice_in_dim(x, k, limit(k), down, axis)
+  # A true convolution correlates with the flipped taps; a sum of shifted slices because
+  # XLA:CPU runs a depthwise convolution (feature_group_count = channels) ~200x slower.
+  return sum(float(tap) * shifted(k) for k, tap in enumerate(taps[::-1]))
 
 
 def upfirdn2d(
-  x: jax.Array, filt: np.ndarray, up: int = 1, down: int = 1, padding=(0, 0, 0, 0), gain=1.0
+  x: jax.Array, taps: np.ndarray, up: int = 1, down: int = 1, padding=(0, 0, 0, 0), gain=1.0
 ) -> jax.Array:
   """Upsample, pad, FIR-filter, downsample each channel of x [N, H, W, C] (the reference's
   `upfirdn2d`, as scipy.signal.upfirdn in 2D).
@@ -61,14 +71,13 @@ def upfirdn2d(
   1. insert up - 1 zeros after each pixel: [N, H * up, W * up, C];
   2. pad with zeros by padding = (x_before, x_after, y_before, y_after),
      negative values cropping;
-  3. convolve (a true convolution) with filt * gain, keeping only the outputs
-     whose footprint lies inside the padded image;
+  3. convolve (a true convolution) with the 2D filter gain * outer(taps, taps),
+     keeping only the outputs whose footprint lies inside the padded image;
   4. keep every down-th pixel, from the first.
 
-  Returns [N, (H * up + y_before + y_after - k) // down + 1, ..., C] for a k x k filter.
+  Returns [N, (H * up + y_before + y_after - k) // down + 1, ..., C] for k taps.
   """
   px0, px1, py0, py1 = padding
-  channels = x.shape[-1]
   # lax.pad's interior padding inserts up - 1 zeros between pixels; the high
   # side gets the up - 1 zeros after the last pixel as well.
   x = lax.pad(
@@ -76,38 +85,29 @@ def upfirdn2d(
     jnp.zeros((), x.dtype),
     ((0, 0, 0), (py0, py1 + up - 1, up - 1), (px0, px1 + up - 1, up - 1), (0, 0, 0)),
   )
-  # lax convolutions correlate: a true convolution correlates with the flipped filter.
-  kernel = jnp.asarray(filt[::-1, ::-1] * gain, x.dtype)
-  kernel = jnp.tile(kernel[:, :, None, None], (1, 1, 1, channels))
-  return lax.conv_general_dilated(
-    x,
-    kernel,
-    window_strides=(down, down),
-    padding='VALID',
-    dimension_numbers=_NHWC,
-    feature_group_count=channels,
-  )
+  taps = taps * math.sqrt(gain)  # Half of the gain on each axis.
+  return _filter_axis(_filter_axis(x, taps, down, 1), taps, down, 2)
 
 
-def upsample2d(x: jax.Array, filt: np.ndarray, up: int = 2) -> jax.Array:
+def upsample2d(x: jax.Array, taps: np.ndarray, up: int = 2) -> jax.Array:
   """FIR up-sampling [N, H, W, C] -> [N, H * up, W * up, C] with gain up^2, which keeps the
   mean of the signal (the reference's `upfirdn2d.upsample2d`)."""
-  size = filt.shape[0]
+  size = len(taps)
   before, after = (size + up - 1) // 2, (size - up) // 2
-  return upfirdn2d(x, filt, up=up, padding=(before, after, before, after), gain=up**2)
+  return upfirdn2d(x, taps, up=up, padding=(before, after, before, after), gain=up**2)
 
 
-def downsample2d(x: jax.Array, filt: np.ndarray, down: int = 2) -> jax.Array:
+def downsample2d(x: jax.Array, taps: np.ndarray, down: int = 2) -> jax.Array:
   """FIR down-sampling [N, H, W, C] -> [N, H / down, W / down, C] (`upfirdn2d.downsample2d`)."""
-  size = filt.shape[0]
+  size = len(taps)
   before, after = (size - down + 1) // 2, (size - down) // 2
-  return upfirdn2d(x, filt, down=down, padding=(before, after, before, after))
+  return upfirdn2d(x, taps, down=down, padding=(before, after, before, after))
 
 
 def conv2d_resample(
   x: jax.Array,
   weight: jax.Array,
-  filt: Optional[np.ndarray] = None,
+  taps: Optional[np.ndarray] = None,
   up: int = 1,
   down: int = 1,
   padding: int = 0,
@@ -116,15 +116,15 @@ def conv2d_resample(
 ) -> jax.Array:
   """A 2D convolution with FIR up- or down-sampling (the reference's `conv2d_resample`).
 
-  Equal to upfirdn2d(x, filt, up, gain=up^2, padding), then the convolution,
-  then upfirdn2d(filt, down), computed as the reference does: up-sampling as a
+  Equal to upfirdn2d(x, taps, up, gain=up^2, padding), then the convolution,
+  then upfirdn2d(taps, down), computed as the reference does: up-sampling as a
   transposed (zero-inserting) convolution followed by the FIR filter,
   down-sampling as the FIR filter followed by a strided convolution.
 
   Args:
     x: [N, H, W, C_in].
     weight: [k, k, C_in / groups, C_out].
-    filt: the FIR filter [f, f] (`setup_filter`) for up or down > 1.
+    taps: the FIR filter's taps (`setup_filter`), for up or down > 1.
     up, down: integer factors, one of them 1.
     padding: of the up-sampled image, per side (k // 2 keeps the size).
     groups: feature groups (`lax.conv_general_dilated`'s feature_group_count).
@@ -147,20 +147,20 @@ def conv2d_resample(
     feature_group_count=groups,
   )
   if up > 1:
-    size = filt.shape[0]
+    size = len(taps)
     before = padding + (size + up - 1) // 2 - (kernel_size - 1)
     after = padding + (size - up) // 2 - (kernel_size - up)
     # The full transposed convolution: [N, (H - 1) * up + k, ...].
     x = conv(x, (kernel_size - 1, kernel_size - 1), dilation=up)
-    return upfirdn2d(x, filt, padding=(before, after, before, after), gain=up**2)
+    return upfirdn2d(x, taps, padding=(before, after, before, after), gain=up**2)
   if down > 1:
-    size = filt.shape[0]
+    size = len(taps)
     before = padding + (size - down + 1) // 2
     after = padding + (size - down) // 2
     if kernel_size == 1:  # Down-sample first: fewer pixels to convolve.
-      x = upfirdn2d(x, filt, down=down, padding=(before, after, before, after))
+      x = upfirdn2d(x, taps, down=down, padding=(before, after, before, after))
       return conv(x, (0, 0))
-    x = upfirdn2d(x, filt, padding=(before, after, before, after))
+    x = upfirdn2d(x, taps, padding=(before, after, before, after))
     return conv(x, (0, 0), stride=down)
   return conv(x, (padding, padding))
 
@@ -315,7 +315,7 @@ def modulated_conv2d(
   batch, kernel_size, in_channels = x.shape[0], weight.shape[0], weight.shape[2]
   styles = styles.astype(jnp.float32)
   resample = dict(
-    filt=setup_filter(), up=up, padding=kernel_size // 2, flip_weight=up == 1
+    taps=setup_filter(), up=up, padding=kernel_size // 2, flip_weight=up == 1
   )  # The reference's SynthesisLayer/ToRGBLayer arguments.
   modulated = weight[None] * styles[:, None, None, :, None]  # [B, k, k, I, O]
   demodulation = None
