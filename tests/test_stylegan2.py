@@ -275,6 +275,8 @@ def test_get_models_builds_the_configured_stylegan2():
     (dict(mapping_layers=0), (32, 32, 3), 0, 'at least one'),
     (dict(style_mixing_probability=1.5), (32, 32, 3), 0, 'probability'),
     (dict(minibatch_std_group_size=0), (32, 32, 3), 0, 'group size'),
+    (dict(minibatch_std_channels=3), (32, 32, 3), 0, 'divisor of 16'),
+    (dict(channel_base=16), (32, 32, 3), 0, 'at least 32'),
   ],
 )
 def test_get_models_refuses_what_stylegan2_cannot_make(overrides, image_shape, num_classes, match):

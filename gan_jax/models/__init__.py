@@ -2,7 +2,8 @@
 
 Each family module exports `Generator` and `Discriminator` linen modules with
 one contract: G(z [batch, latent_dim], labels=None, *, train) -> images
-[batch, H, W, C] in [-1, 1], and D(images, labels=None, *, train) ->
+[batch, H, W, C] in [-1, 1] (StyleGAN2's are not squashed, as in its
+reference: about [-1, 1] once trained), and D(images, labels=None, *, train) ->
 `DiscriminatorLogits` (logits [batch], and class_logits with
 conditioning='auxiliary'; see `conditioning`). The builders below turn the
 `model` section of a config (`gan_jax.config_sections.model_config`, whose
@@ -202,7 +203,9 @@ def _resnet(config: ml_collections.ConfigDict, image_shape, batch_axis_name, lab
 
 
 def _stylegan2(config: ml_collections.ConfigDict, image_shape, batch_axis_name, labels):
-  height, channels = _square_side('StyleGAN2', stylegan2.IMAGE_SIZES, image_shape), image_shape[-1]
+  hint = ' (MNIST: --config.data.image_size=32 --config.data.crop_size=32 pads it)'
+  height = _square_side('StyleGAN2', stylegan2.IMAGE_SIZES, image_shape, hint)
+  channels = image_shape[-1]
   if labels['conditioning'] not in stylegan2.CONDITIONINGS:
     raise errors.ConfigError(
       f"StyleGAN2 takes the label through G's mapping network and D's projection only; set "
@@ -231,6 +234,17 @@ def _stylegan2(config: ml_collections.ConfigDict, image_shape, batch_axis_name, 
       f'model.minibatch_std_group_size={config.minibatch_std_group_size} and '
       f'model.minibatch_std_channels={config.minibatch_std_channels}: set a group size >= 1 '
       'and channels >= 0 (4 and 1 in config F; 0 channels: no minibatch std layer).'
+    )
+  width_at_4 = stylegan2.channels_at(4, config.channel_base, config.channel_max)
+  if stylegan2.channels_at(height, config.channel_base, config.channel_max) < 1:
+    raise errors.ConfigError(
+      f'model.channel_base={config.channel_base} gives no channels at {height}x{height} '
+      f'(channel_base // side); set it to at least {height}.'
+    )
+  if config.minibatch_std_channels and width_at_4 % config.minibatch_std_channels:
+    raise errors.ConfigError(
+      f'model.minibatch_std_channels={config.minibatch_std_channels} does not divide the '
+      f'{width_at_4} channels of D at 4x4; set a divisor of {width_at_4} (1 in config F).'
     )
   shared = dict(
     image_size=height,
