@@ -1,7 +1,7 @@
 r"""Draws pictures from a trained run: sample grids, interpolations, latent walks, class grids.
 
   python -m experiments.sample --workdir=DIR                          # grid of 64 samples
-  python -m experiments.sample --workdir=DIR --truncation=0.7         # BigGAN's truncation of z
+  python -m experiments.sample --workdir=DIR --truncation=0.7         # z (BigGAN) or w (StyleGAN2)
   python -m experiments.sample --workdir=DIR --mode=interpolation     # 8 rows of 8, slerp
   python -m experiments.sample --workdir=DIR --mode=interpolation --interpolation=linear
   python -m experiments.sample --workdir=DIR --mode=walk              # looping GIF, 4 latents
@@ -26,7 +26,9 @@ writes to DIR/samples (or --out_dir=FOLDER), every picture atomically:
     --num_latents columns (default 8) one z shared by every class.
 
 --truncation=T (every mode) draws z from N(0, I) truncated to [-T, T] (Brock
-et al. 2019) and adds _tT to the name. In the interpolation and walk modes a
+et al. 2019), or for a G with a mapping network (stylegan2) moves its styles
+toward their running mean, w_avg + T (w - w_avg) (the truncation trick of
+Karras et al. 2019, psi = T), and adds _tT to the name. In the interpolation and walk modes a
 class-conditional G draws row r in class r mod num_classes (the walk: class
 0), or every image in class --label=K (_classK in the name).
 """
@@ -41,6 +43,7 @@ from absl import logging
 
 from experiments import app
 from gan_jax import assembly
+from gan_jax import config_sections
 from gan_jax import errors
 from gan_jax import images
 from gan_jax import sampling
@@ -64,8 +67,9 @@ _TRUNCATION = flags.DEFINE_float(
   'truncation',
   None,
   "Every mode: BigGAN's truncation trick (Brock et al. 2019), z's components outside [-T, T] "
-  "redrawn; smaller T, less variety and cleaner images. This truncates z; StyleGAN2's psi "
-  'toward the mean w needs a mapping network (issue #18).',
+  'redrawn; smaller T, less variety and cleaner images. For a G with a mapping network '
+  "(stylegan2), StyleGAN's psi instead: w moved toward the mean w, w_avg + T (w - w_avg) "
+  '(Karras et al. 2019); T in (0, 1], 1 changes nothing, 0 gives G(w_avg).',
 )
 _NUM_LATENTS = flags.DEFINE_integer(
   'num_latents',
@@ -157,10 +161,10 @@ class Picture(NamedTuple):
   write: Callable[[str, np.ndarray], list[str]]  # (out_dir, samples) -> the files' names
 
 
-def _grid(latent_dim: int, num_classes: int) -> Picture:
+def _grid(latent_dim: int, num_classes: int, z_truncation: Optional[float]) -> Picture:
   seed, truncation = _SEED.value, _TRUNCATION.value
   z, labels, columns = sampling.sample_grid_inputs(
-    seed, _NUM_SAMPLES.value, latent_dim, num_classes, truncation
+    seed, _NUM_SAMPLES.value, latent_dim, num_classes, z_truncation
   )
   # The default draw keeps the names other tools read; any other says what it is.
   suffix = '' if seed == 0 and truncation is None else settings_suffix(seed, truncation)
@@ -177,11 +181,11 @@ def _grid(latent_dim: int, num_classes: int) -> Picture:
   return Picture(z, labels, write)
 
 
-def _interpolation(latent_dim: int, num_classes: int) -> Picture:
+def _interpolation(latent_dim: int, num_classes: int, z_truncation: Optional[float]) -> Picture:
   rows = _NUM_LATENTS.value or _DEFAULT_NUM_LATENTS['interpolation']
   steps = _NUM_STEPS.value or _DEFAULT_NUM_STEPS['interpolation']
   z = sampling.interpolation_inputs(
-    _SEED.value, rows, steps, latent_dim, _INTERPOLATION.value, _TRUNCATION.value
+    _SEED.value, rows, steps, latent_dim, _INTERPOLATION.value, z_truncation
   )
   labels = sampling.row_labels(rows, steps, num_classes, _LABEL.value) if num_classes else None
   name = (
@@ -196,7 +200,7 @@ def _interpolation(latent_dim: int, num_classes: int) -> Picture:
   return Picture(z, labels, write)
 
 
-def _walk(latent_dim: int, num_classes: int) -> Picture:
+def _walk(latent_dim: int, num_classes: int, z_truncation: Optional[float]) -> Picture:
   waypoints = _NUM_LATENTS.value or _DEFAULT_NUM_LATENTS['walk']
   if waypoints < 2:
     raise errors.ConfigError(
@@ -205,7 +209,7 @@ def _walk(latent_dim: int, num_classes: int) -> Picture:
     )
   steps = _NUM_STEPS.value or _DEFAULT_NUM_STEPS['walk']
   z = sampling.walk_inputs(
-    _SEED.value, waypoints, steps, latent_dim, _INTERPOLATION.value, _TRUNCATION.value
+    _SEED.value, waypoints, steps, latent_dim, _INTERPOLATION.value, z_truncation
   )
   labels = sampling.row_labels(1, len(z), num_classes, _LABEL.value or 0) if num_classes else None
   stem = (
@@ -223,10 +227,10 @@ def _walk(latent_dim: int, num_classes: int) -> Picture:
   return Picture(z, labels, write)
 
 
-def _classes(latent_dim: int, num_classes: int) -> Picture:
+def _classes(latent_dim: int, num_classes: int, z_truncation: Optional[float]) -> Picture:
   columns = _NUM_LATENTS.value or _DEFAULT_NUM_LATENTS['classes']
   z, labels, _ = sampling.sample_grid_inputs(
-    _SEED.value, columns * num_classes, latent_dim, num_classes, _TRUNCATION.value
+    _SEED.value, columns * num_classes, latent_dim, num_classes, z_truncation
   )
   name = f'classes{settings_suffix(_SEED.value, _TRUNCATION.value)}.png'
 
@@ -260,14 +264,18 @@ def main(argv):
     workdirs.read_data_info(workdir).num_classes if assembly.is_conditional(config) else 0
   )
   check_classes(mode, _LABEL.value, num_classes, workdir)
-  picture = PICTURES[mode](config.model.latent_dim, num_classes)
+  # A G with a mapping network truncates its styles w toward their mean (psi); others, z.
+  truncates_styles = config.model.name in config_sections.STYLE_FAMILIES
+  z_truncation = None if truncates_styles else _TRUNCATION.value
+  picture = PICTURES[mode](config.model.latent_dim, num_classes, z_truncation)
   out_dir = _OUT_DIR.value or os.path.join(workdir, 'samples')
   try:
     # Before the checkpoint is loaded and G runs, so that a bad folder fails at once.
     os.makedirs(out_dir, exist_ok=True)
   except OSError as e:
     raise _unwritable(out_dir, e) from e
-  generate, state = train.restore_for_sampling(config, workdir)
+  style_truncation = _TRUNCATION.value if truncates_styles else None
+  generate, state = train.restore_for_sampling(config, workdir, style_truncation)
   if jax.process_index() != 0:
     return  # Every process reads the checkpoint (Orbax's restore is collective); one writes.
   samples = np.asarray(generate(state.sampling_generator(), picture.z, picture.labels))

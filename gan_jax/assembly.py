@@ -16,6 +16,7 @@ from gan_jax import models
 from gan_jax import optimizers
 from gan_jax import penalties
 from gan_jax import step
+from gan_jax.augment import ada
 from gan_jax.augment import adaptive
 from gan_jax.state import GANState
 
@@ -46,7 +47,14 @@ def _augmentation(config: ml_collections.ConfigDict, example_shape):
   controller = None
   if section.name == 'ada' and section.target > 0:
     controller = adaptive.Controller(section.target, section.interval, section.speed_kimg * 1000)
-  return augment.from_config(section), controller
+  augmentation = augment.from_config(section)
+  channels = example_shape[-1]
+  if set(augmentation.transforms) & set(ada.COLOR_TRANSFORMS) and channels not in (1, 3):
+    raise errors.ConfigError(
+      f"augment.transforms has ADA's color transformations, which need 1 or 3 channels, not "
+      f'{channels}; drop {",".join(ada.COLOR_TRANSFORMS)} from --config.augment.transforms.'
+    )
+  return augmentation, controller
 
 
 def _check_path_length(config: ml_collections.ConfigDict, generator) -> None:

@@ -36,8 +36,9 @@ checked by `gan_jax.studies.toy_data`.
                                           a sequence of integers >= 1
   model.discriminator_dropout             in [0, 1): a rate of 1 drops every unit
   model.dtype                             'float32' or 'bfloat16' (`config_sections.MODEL_DTYPES`)
-  model.w_dim, mapping_layers, channel_base, channel_max, minibatch_std_group_size,
-    minibatch_std_channels                an integer >= 1
+  model.w_dim, mapping_layers, channel_base, channel_max, minibatch_std_group_size
+                                          an integer >= 1
+  model.minibatch_std_channels            an integer >= 0 (0: no minibatch std layer)
   model.mapping_lr_multiplier             a number > 0
   model.conv_clamp                        a number >= 0 (0: no clamp)
   model.style_mixing_probability, augment.p     in [0, 1]
@@ -156,7 +157,7 @@ SECTION_RULES: dict[str, dict[str, Rule]] = {
     channel_base=COUNT,
     channel_max=COUNT,
     minibatch_std_group_size=COUNT,
-    minibatch_std_channels=COUNT,
+    minibatch_std_channels=_integer(0, ' (0: no minibatch std layer)'),
     conv_clamp=_number('>= 0 (0: no clamp)', lambda v: v >= 0),
     style_mixing_probability=PROBABILITY,
   ),

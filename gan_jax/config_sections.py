@@ -228,6 +228,18 @@ def optimizer_config(**overrides) -> ml_collections.ConfigDict:
   return _section(defaults, overrides, 'optimizer')
 
 
+def lazy_adam(learning_rate: float, interval: int, b1: float = 0.0, b2: float = 0.99) -> dict:
+  """Adam's fields for a player whose regularizer is lazy, every `interval` minibatches.
+
+  StyleGAN2 (Karras et al. 2020b, Appendix B) keeps the optimizer's time scale
+  over the main and the regularizer's updates: with c = interval / (interval +
+  1), the learning rate is c * learning_rate and the decay rates are b1 ** c
+  and b2 ** c. Its defaults are StyleGAN2-ADA's: (b1, b2) = (0, 0.99).
+  """
+  c = interval / (interval + 1)
+  return dict(name='adam', learning_rate=learning_rate * c, b1=b1**c, b2=b2**c)
+
+
 def optimizers_config(**players) -> ml_collections.ConfigDict:
   """The `optimizer` section: `optimizer_config(**players[name])` for G and D."""
   unknown = sorted(set(players) - {'generator', 'discriminator'})

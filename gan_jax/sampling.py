@@ -21,11 +21,13 @@ def generate(
   z: jax.Array,
   labels: Optional[jax.Array] = None,
 ) -> jax.Array:
-  """G's samples in evaluation mode (running batch statistics): [N, H, W, C].
+  """G's samples in evaluation mode (running batch statistics): [N, H, W, C] in [-1, 1].
 
-  z is [N, latent_dim]; labels int32 [N] for a class-conditional G.
+  z is [N, latent_dim]; labels int32 [N] for a class-conditional G. The
+  images are clipped to [-1, 1], as images are: StyleGAN2's G has no output
+  tanh, and its official code clamps when it converts to pixels.
   """
-  return generator.apply(generator_state.variables(), z, labels, train=False)
+  return jnp.clip(generator.apply(generator_state.variables(), z, labels, train=False), -1, 1)
 
 
 def truncated_normal(

@@ -349,7 +349,7 @@ def _train(config, gan, source, info, workdir: str, is_chief: bool) -> GANState:
 
 
 def restore_for_sampling(
-  config: ml_collections.ConfigDict, workdir: str
+  config: ml_collections.ConfigDict, workdir: str, style_truncation: Optional[float] = None
 ) -> tuple[Callable, GANState]:
   """(generate function bound to G, newest state) of a trained run in `workdir`.
 
@@ -359,6 +359,8 @@ def restore_for_sampling(
   Args:
     config: the run's config (`workdirs.read_config`).
     workdir: the run's directory.
+    style_truncation: psi of the truncation trick in W (Karras et al. 2019),
+      for a G with a mapping network (`config_sections.STYLE_FAMILIES`); None for none.
 
   Raises:
     CheckpointError: if `workdir` has no checkpoint.
@@ -372,4 +374,7 @@ def restore_for_sampling(
   )
   if state is None:
     raise errors.CheckpointError(f'No checkpoint in {workdir}/checkpoints: train there first.')
-  return jax.jit(functools.partial(sampling.generate, gan.generator)), distributed.local_copy(state)
+  generator = gan.generator
+  if style_truncation is not None:
+    generator = generator.clone(truncation_psi=style_truncation)
+  return jax.jit(functools.partial(sampling.generate, generator)), distributed.local_copy(state)
