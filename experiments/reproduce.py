@@ -4,6 +4,8 @@ r"""Reproduces a published table: python -m experiments.reproduce --table=NAME.
   --table=mmd_1nn_mnist       Aakash's GAN-variants slides (MMD and 1-NN accuracy of GAN and WGAN)
   --table=dcgan_faces_epochs  Aakash's GAN-variants slides (DCGAN faces across epochs)
   --table=architectures_mnist MLP GAN, DCGAN, SNGAN and BigGAN on MNIST, --budget_minutes each
+  --table=limited_data_mnist  DCGAN on 100, 500 and 4,000 digits: no augmentation, DiffAugment,
+                              ADA (200 steps each unless --num_steps=dcgan_mnist=N)
 
 Trains what the table needs under --workdir (reusing runs already there),
 evaluates, and writes results/NAME.md with the published numbers, the protocol

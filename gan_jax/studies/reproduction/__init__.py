@@ -6,6 +6,8 @@
   dcgan_faces_epochs  Aakash's GAN-variants slides: DCGAN face samples across epochs.
   architectures_mnist Issue #17: MLP GAN, DCGAN, SNGAN and BigGAN on MNIST for one
                       wall-clock budget each; MNIST-classifier FID, IS, precision, recall.
+  limited_data_mnist  Issue #19: DCGAN on 100, 500 and 4,000 digits with no augmentation,
+                      DiffAugment and ADA; MNIST-classifier FID, D's train/held-out gap.
 
 Each table module has `reproduce(configs, options) -> path`: it trains the
 runs it needs (or reuses them, `runs`), evaluates them with `gan_jax.metrics`,
@@ -20,6 +22,7 @@ import ml_collections
 from gan_jax import errors
 from gan_jax.studies.reproduction import architectures_mnist
 from gan_jax.studies.reproduction import dcgan_faces_epochs
+from gan_jax.studies.reproduction import limited_data_mnist
 from gan_jax.studies.reproduction import mmd_1nn_mnist
 from gan_jax.studies.reproduction import parzen_mnist
 from gan_jax.studies.reproduction import runs
@@ -39,6 +42,9 @@ TABLES = {
   'dcgan_faces_epochs': Table(('dcgan_faces',), 'bundled_faces', dcgan_faces_epochs.reproduce),
   'architectures_mnist': Table(
     tuple(architectures_mnist.MODELS), 'bundled_mnist', architectures_mnist.reproduce
+  ),
+  'limited_data_mnist': Table(
+    (limited_data_mnist.MODEL,), 'bundled_mnist', limited_data_mnist.reproduce
   ),
 }
 
