@@ -10,7 +10,7 @@ r"""Times train steps: one config, one config against PyTorch, every architectur
   python -m experiments.benchmark --config=configs/dcgan_faces.py --compare=torch
   # Every architecture in one markdown table, each config in its own process:
   python -m experiments.benchmark --all --warmup_steps=1 --timed_steps=3
-  python -m experiments.benchmark --configs=gan_mnist,dcgan_faces
+  python -m experiments.benchmark --configs=gan_mnist,dcgan_faces --timed_steps=3
   # The input pipeline alone against the step of --config:
   python -m experiments.benchmark --config=configs/dcgan_faces.py --pipeline
 
@@ -33,6 +33,7 @@ from configs import dcgan_mnist
 from configs import gan_mnist
 from configs import sagan_cifar10
 from configs import sngan_cifar10
+from configs import stylegan2_cifar10
 from experiments import app
 from gan_jax import errors
 from gan_jax import input_pipeline
@@ -46,6 +47,7 @@ from gan_jax.studies import torch_comparison
 _MNIST_AT_32 = dict(name='bundled_mnist', image_size=32, crop_size=32)
 
 # The table of --all: every architecture the library has, name -> (config, data overrides).
+# A test checks that every family with a config in configs/ is here.
 TABLE = {
   'gan_mnist': (gan_mnist.get_config, {}),
   'dcgan_mnist': (dcgan_mnist.get_config, {}),
@@ -54,6 +56,7 @@ TABLE = {
   'sngan_cifar10': (sngan_cifar10.get_config, _MNIST_AT_32),
   'sagan_cifar10': (sagan_cifar10.get_config, _MNIST_AT_32),
   'biggan_cifar10': (biggan_cifar10.get_config, _MNIST_AT_32),
+  'stylegan2_cifar10': (stylegan2_cifar10.get_config, _MNIST_AT_32),
 }
 
 _CONFIG = config_flags.DEFINE_config_file(
