@@ -44,7 +44,6 @@ from gan_jax.studies.reproduction import runs
 
 NAME = 'architectures_mnist'
 METRICS = {'fid': 'FID', 'is': 'IS', 'precision': 'precision', 'recall': 'recall'}
-_CALIBRATION_FILE = 'calibration.json'
 
 
 class Model(NamedTuple):
@@ -145,26 +144,8 @@ def table_config(
 def make_runs(
   name: str, config: ml_collections.ConfigDict, num_steps: int, options: budgets.BudgetOptions
 ) -> list[runs.Run]:
-  """One run of the table's `config` per seed, evaluated at its last step.
-
-  Checkpoints and sample grids every tenth of the steps, so that an
-  interrupted run resumes close to where it stopped.
-  """
-  every = max(1, math.ceil(num_steps / 10))
-  config = config.copy_and_resolve_references()
-  config.train.update(sample_every=every, log_every=min(config.train.log_every, every))
-  return [
-    runs.make_run(
-      name,
-      config,
-      seed=seed,
-      data={},
-      evaluation_steps=(num_steps,),
-      workdir_root=os.path.join(options.workdir_root, NAME),
-      checkpoint_every=every,
-    )
-    for seed in options.seeds
-  ]
+  """One run of the table's `config` per seed, evaluated at its last step (`budgets.budget_runs`)."""
+  return budgets.budget_runs(NAME, name, config, num_steps, options)
 
 
 def parameter_counts(config: ml_collections.ConfigDict, image_shape, num_classes: int):
@@ -356,26 +337,6 @@ def render(
   )
 
 
-def _calibrated_runs(
-  configs: Mapping[str, ml_collections.ConfigDict],
-  options: budgets.BudgetOptions,
-  protocol: Protocol,
-) -> tuple[dict[str, budgets.Calibration], dict[str, list[runs.Run]]]:
-  """Each config's calibration and runs: trained for --num_steps, else for the budget."""
-  root = os.path.join(options.workdir_root, NAME, options.data)
-  calibrations, model_runs = {}, {}
-  for name, config in configs.items():
-    path = os.path.join(root, name, _CALIBRATION_FILE)
-    calibrations[name] = budgets.calibrate(
-      config, path, warmup_steps=protocol.warmup_steps, timed_steps=protocol.timed_steps
-    )
-    steps = options.num_steps.get(name) or budgets.budget_steps(
-      options.budget_minutes, calibrations[name].step_seconds
-    )
-    model_runs[name] = make_runs(name, config, steps, options)
-  return calibrations, model_runs
-
-
 def _score_runs(
   group: Sequence[runs.Run], protocol: Protocol, results_dir: str
 ) -> tuple[dict[int, dict[str, float]], dict]:
@@ -418,7 +379,13 @@ def reproduce(
   """Calibrates, trains (or reuses) and scores every config, writes the table; returns its path."""
   protocol = TINY_PROTOCOL if options.tiny else Protocol()
   configs = {name: table_config(config, options.data, protocol) for name, config in configs.items()}
-  calibrations, model_runs = _calibrated_runs(configs, options, protocol)
+  calibrations, model_runs = budgets.calibrated_runs(
+    NAME,
+    configs,
+    options,
+    warmup_steps=protocol.warmup_steps,
+    timed_steps=protocol.timed_steps,
+  )
   for run in (run for group in model_runs.values() for run in group):
     runs.train_through(run)
 

@@ -7,14 +7,14 @@ compiled and timed once (`benchmarking.benchmark_train_step`: the median of a
 few steps after warm-up, the input pipeline left out), the config trains
 num_steps = floor(budget / step time) steps (`budget_steps`), and the
 calibration is stored beside its runs (`calibrate`), so that a rerun trains
-the same steps.
+the same steps. `calibrated_runs` does both for the configs of a table.
 """
 
 import dataclasses
 import json
 import math
 import os
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 import ml_collections
 
@@ -24,6 +24,7 @@ from gan_jax.studies.reproduction import report
 from gan_jax.studies.reproduction import runs
 
 DEFAULT_BUDGET_MINUTES = 10.0
+_CALIBRATION_FILE = 'calibration.json'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,3 +74,53 @@ def calibrate(
 def budget_steps(budget_minutes: float, step_seconds: float) -> int:
   """floor(budget / step time): the steps that fill the budget, at least 1."""
   return max(1, math.floor(budget_minutes * 60.0 / step_seconds))
+
+
+def budget_runs(
+  table: str, name: str, config: ml_collections.ConfigDict, num_steps: int, options: BudgetOptions
+) -> list[runs.Run]:
+  """One run of `config` per seed under workdir_root/table, evaluated at its last step.
+
+  Checkpoints and sample grids every tenth of the steps, so that an
+  interrupted run resumes close to where it stopped.
+  """
+  every = max(1, math.ceil(num_steps / 10))
+  config = config.copy_and_resolve_references()
+  config.train.update(sample_every=every, log_every=min(config.train.log_every, every))
+  return [
+    runs.make_run(
+      name,
+      config,
+      seed=seed,
+      data={},
+      evaluation_steps=(num_steps,),
+      workdir_root=os.path.join(options.workdir_root, table),
+      checkpoint_every=every,
+    )
+    for seed in options.seeds
+  ]
+
+
+def calibrated_runs(
+  table: str,
+  configs: Mapping[str, ml_collections.ConfigDict],
+  options: BudgetOptions,
+  *,
+  warmup_steps: int,
+  timed_steps: int,
+) -> tuple[dict[str, Calibration], dict[str, list[runs.Run]]]:
+  """Each config's calibration and runs (`budget_runs`): --num_steps steps, else the budget's.
+
+  The calibration of config NAME is stored in
+  workdir_root/table/data/NAME/calibration.json, beside its runs.
+  """
+  root = os.path.join(options.workdir_root, table, options.data)
+  calibrations, model_runs = {}, {}
+  for name, config in configs.items():
+    path = os.path.join(root, name, _CALIBRATION_FILE)
+    calibrations[name] = calibrate(config, path, warmup_steps=warmup_steps, timed_steps=timed_steps)
+    steps = options.num_steps.get(name) or budget_steps(
+      options.budget_minutes, calibrations[name].step_seconds
+    )
+    model_runs[name] = budget_runs(table, name, config, steps, options)
+  return calibrations, model_runs
