@@ -128,21 +128,25 @@ def _results(fids, gaps, p):
 
 def test_findings_read_the_numbers_either_way():
   fids = {'none': [90, 60, 30], 'diffaugment': [70, 65, 29], 'ada': [95, 70, 40]}
-  gaps = {'none': [3.0, 1.0, 0.2], 'diffaugment': [0.5, 0.3, 0.1], 'ada': [1.0, 0.5, 0.4]}
-  lines = table.findings(_results(fids, gaps, [0.5, 0.25, 0.0]), num_seeds=1)
+  gaps = {'none': [3.0, 1.0, 0.2], 'diffaugment': [0.5, 0.3, -0.1], 'ada': [1.0, 0.5, -0.4]}
+  lines = table.findings(_results(fids, gaps, [0.5, 0.25, 0.0]), floor=5.0, num_seeds=1)
   assert "D's logit gap shrinks as the training set grows: 3.00 at 100, 1.00 at 500" in lines[0]
   assert '100 digits: FID -20.0, gap -2.50' in lines[1]
-  assert 'a lower FID at 2 and a smaller gap at 3 of 3 sizes' in lines[1]
-  assert 'a lower FID at 0 and a smaller gap at 2 of 3 sizes' in lines[2]
+  assert 'a lower FID at 2 and a gap closer to 0 at 3 of 3 sizes' in lines[1]
+  assert 'a lower FID at 0 and a gap closer to 0 at 2 of 3 sizes' in lines[2]
   assert lines[3] == (
     'Lowest FID at each size: 100: DiffAugment (translation, cutout); 500: none; '
     '4,000: DiffAugment (translation, cutout).'
   )
   assert "ADA's p at the last step: 0.500 at 100, 0.250 at 500, 0.000 at 4,000 digits." in lines
   assert 'not established' in lines[-1]
+  assert not any('times the real digits' in line or 'leak' in line for line in lines)
   gaps['none'] = [1.0, 2.0, 0.2]
-  lines = table.findings(_results(fids, gaps, [0.5, 0.25, 0.0]), num_seeds=3)
+  lines = table.findings(_results(fids, gaps, [0.9, 0.25, 0.0]), floor=2.0, num_seeds=3)
   assert 'does not shrink steadily' in lines[0] and 'mean ± standard deviation' in lines[-1]
+  # FIDs of 29 and more against a floor of 2; p of 0.9: both said.
+  assert "Every FID (29.0 at best) is over 10 times the real digits' 2.0" in lines[4]
+  assert 'passed 0.8' in lines[-2]
 
 
 # The app end to end.

@@ -10,12 +10,14 @@ one figure of every run's samples and sentences read off the numbers
 """
 
 import dataclasses
+import io
 import os
 import time
 from typing import Mapping, Sequence
 
 import ml_collections
 import numpy as np
+from PIL import Image
 
 from gan_jax import images
 from gan_jax.studies.reproduction import limited_data
@@ -58,9 +60,11 @@ def save_figure(path: str, grids: Mapping[tuple[int, str], np.ndarray]) -> None:
       if column == 0:
         axis.set_ylabel(f'{size:,} digits', fontsize=9)
   figure.tight_layout()
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  figure.savefig(path, dpi=100)
+  buffer = io.BytesIO()
+  figure.savefig(buffer, dpi=100, format='png')
   plt.close(figure)
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  Image.open(buffer).convert('L').save(path, optimize=True)  # Grey digits: one channel.
 
 
 Results = Mapping[tuple[int, str], Mapping[int, RunResult]]  # {(size, augmentation): {seed: ...}}
@@ -92,6 +96,11 @@ def _table_rows(results: Results, floor: float) -> list[list[str]]:
   return rows
 
 
+# Above this multiple of the real digits' FID, no G draws digits yet (`findings`).
+_FAR_FROM_FLOOR = 10
+# ADA's p above which its augmentations may leak (Karras et al. 2020a, section 2.2: "as long
+# as p remains below ~0.8").
+_LEAK_P = 0.8
 _READ = {
   'fid': lambda result: result.fid,
   'gap': lambda result: result.gap.logit_gap,
@@ -104,9 +113,10 @@ def _mean(results: Results, size: int, name: str, field: str) -> float:
   return float(np.mean([_READ[field](result) for result in results[size, name].values()]))
 
 
-def findings(results: Results, num_seeds: int) -> list[str]:
+def findings(results: Results, floor: float, num_seeds: int) -> list[str]:
   """Sentences read off the numbers: the gap against the data size, each augmentation against
-  none, ADA's p. Written from the numbers, whichever way they come out."""
+  none, how far every FID is from the real digits' `floor`, ADA's p. Written from the numbers,
+  whichever way they come out."""
   sizes = sorted({size for size, _ in results})
   names = [name for name in AUGMENTATIONS if (sizes[0], name) in results]
   lines = []
@@ -126,21 +136,37 @@ def findings(results: Results, num_seeds: int) -> list[str]:
       fid_change = _mean(results, size, name, 'fid') - _mean(results, size, 'none', 'fid')
       gap_change = _mean(results, size, name, 'gap') - _mean(results, size, 'none', 'gap')
       changes.append(f'{size:,} digits: FID {fid_change:+.1f}, gap {gap_change:+.2f}')
+    # A smaller gap is one closer to 0: D's margin either way is what it learned of its digits.
+    size_of = {'fid': float, 'gap': abs}
     fewer = lambda field: sum(
-      _mean(results, size, name, field) < _mean(results, size, 'none', field) for size in sizes
+      size_of[field](_mean(results, size, name, field))
+      < size_of[field](_mean(results, size, 'none', field))
+      for size in sizes
     )
     lines.append(
       f'{AUGMENTATIONS[name].label} against none ({"; ".join(changes)}): a lower FID at '
-      f'{fewer("fid")} and a smaller gap at {fewer("gap")} of {len(sizes)} sizes.'
+      f'{fewer("fid")} and a gap closer to 0 at {fewer("gap")} of {len(sizes)} sizes.'
     )
   best = [
     f'{size:,}: {AUGMENTATIONS[min(names, key=lambda n: _mean(results, size, n, "fid"))].label}'
     for size in sizes
   ]
   lines.append(f'Lowest FID at each size: {"; ".join(best)}.')
+  lowest = min(_mean(results, size, name, 'fid') for size in sizes for name in names)
+  if lowest > _FAR_FROM_FLOOR * floor:
+    lines.append(
+      f"Every FID ({lowest:.1f} at best) is over {_FAR_FROM_FLOOR} times the real digits' "
+      f'{floor:.1f}: no G draws digits yet at these steps, so the FID column compares the '
+      'generators early in training, not where each method ends.'
+    )
   if 'ada' in names:
     p = ', '.join(f'{_mean(results, size, "ada", "p"):.3f} at {size:,}' for size in sizes)
     lines.append(f"ADA's p at the last step: {p} digits.")
+    if max(_mean(results, size, 'ada', 'p') for size in sizes) > _LEAK_P:
+      lines.append(
+        f"ADA's p passed {_LEAK_P}, above which Karras et al. 2020a (section 2.2) find that its "
+        "augmentations can leak into G's samples (see the ADA column of the figure)."
+      )
   lines.append(
     f'{num_seeds} training seed(s) per cell'
     + (
@@ -202,7 +228,10 @@ def _protocol_items(
     f'{protocol.gap_images:,} held-out digits; mean logit on the training digits minus mean '
     "logit on the held-out ones (`overfitting_gap`), and the same of sigmoid(logit), D's "
     'probability of "real". 0 means D tells its training digits from unseen ones no better than '
-    'chance; Karras et al. 2020a, Figure 1b plot the same two outputs diverging.',
+    'chance; Karras et al. 2020a, Figure 1b plot the same two outputs diverging. The level of '
+    "the logits is not that of training's D(x): in evaluation mode D's batch norm uses running "
+    'statistics, which average over the real and the generated batches that training '
+    'normalizes each with its own; the gap compares one D on two sets of one distribution.',
   ]
 
 
@@ -237,7 +266,7 @@ def render(
       f'of batch {config.train.batch_size} each.',
       report.markdown_table(header, _table_rows(results, floor)),
       '## What it shows',
-      report.bullet_list(findings(results, len(options.seeds))),
+      report.bullet_list(findings(results, floor, len(options.seeds))),
       f'## Samples (first seed; the first {protocol.grid_size} scored)',
       f'![samples of every run]({NAME}_samples.png)',
       '## Protocol',
