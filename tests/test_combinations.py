@@ -17,8 +17,9 @@ norm, a normalization the family lacks) must be rejected by `train.build`
 with a ConfigError; every other one runs one step with finite metrics that
 moves both players.
 
-The families are the MLP, DCGAN and the ResNet (SNGAN) and BigGAN families at
-32x32, each from its tiny config. The step runs un-jitted, vmapped over a one-device axis named like the mesh's:
+The families are the MLP, DCGAN and the ResNet (SNGAN), BigGAN and StyleGAN2
+families at 32x32, each from its tiny config; each family also runs a conditional
+step with an augmentation of D's input (DiffAugment or ADA, each on several families). The step runs un-jitted, vmapped over a one-device axis named like the mesh's:
 XLA compiles each primitive once for all combinations instead of compiling
 every combination's whole step, which keeps ~100 combinations to about a minute.
 """
@@ -34,6 +35,7 @@ from configs import biggan_cifar10
 from configs import dcgan_faces
 from configs import gan_mnist
 from configs import sngan_cifar10
+from configs import stylegan2_cifar10
 from gan_jax import assembly
 from gan_jax import errors
 from gan_jax import losses
@@ -47,20 +49,24 @@ ARCHITECTURES = {
   'dcgan': (28, 28, 1),
   'resnet': (32, 32, 1),
   'biggan': (32, 32, 1),
+  'stylegan2': (32, 32, 1),
 }
-# The families whose G normalization is a field; resnet's and biggan's G have batch norm.
+# The families whose G normalization is a field; resnet's and biggan's G have batch norm,
+# stylegan2's none.
 GENERATOR_NORMALIZED = ('mlp', 'dcgan')
 TINY_CONFIGS = {
   'mlp': gan_mnist.get_config,
   'dcgan': dcgan_faces.get_config,
   'resnet': sngan_cifar10.get_config,
   'biggan': biggan_cifar10.get_config,
+  'stylegan2': stylegan2_cifar10.get_config,
 }
 DISCRIMINATOR_NORMALIZATIONS = {
   'mlp': ('none', 'layer', 'spectral'),
   'dcgan': layers.NORMALIZATIONS,
   'resnet': ('spectral', 'none'),
   'biggan': ('spectral', 'none'),
+  'stylegan2': ('none',),
 }
 NUM_CLASSES = 10
 LOSSES = sorted(losses.LOSSES)
@@ -72,6 +78,10 @@ def _config(architecture, *, loss='non_saturating', penalty='none', clip=0.0, **
   config.penalty.update(name=penalty, clip_weights=clip)
   config.model.update({'conditioning': 'none', **model})
   config.train.update(batch_size=4, discriminator_steps=1)
+  if architecture == 'stylegan2':
+    # Not lazy here: a lazy update is a lax.cond, compiled whole for every combination
+    # (tests/test_stylegan2_training.py and test_lazy_regularization.py run the lazy ones).
+    config.penalty.update(every=1, path_length_weight=0.0)
   return config
 
 
@@ -82,6 +92,8 @@ def _valid(architecture, config) -> bool:
     return False
   if architecture == 'biggan' and config.model.conditioning == 'embedding':
     return False  # BigGAN's G reads classes through its batch norms only.
+  if architecture == 'stylegan2' and config.model.conditioning not in ('none', 'projection'):
+    return False  # Its G reads the class through the mapping network, its D projects.
   return not (
     config.penalty.name in penalties.INPUT_GRADIENT_PENALTIES and normalization == 'batch'
   )
@@ -116,7 +128,9 @@ def _assert_one_step_or_rejection(architecture, config):
     assert any(moved), player
   # Spectral norm's power iteration and batch norm's running averages are model state.
   for player in ('generator', 'discriminator'):
-    normalization = config.model.get(f'{player}_normalization', 'batch')  # resnet, biggan: G's BN.
+    # resnet, biggan: G's batch norm; stylegan2: no batch statistics anywhere.
+    default = 'none' if architecture == 'stylegan2' else 'batch'
+    normalization = config.model.get(f'{player}_normalization', default)
     has_stats = 'batch_stats' in getattr(new_state, player).model_state
     assert has_stats == (normalization in ('batch', 'spectral')), player
   if config.penalty.clip_weights:
@@ -128,17 +142,25 @@ def _assert_one_step_or_rejection(architecture, config):
 
 PENALTY_CASES = [(name, 0.0) for name in sorted(penalties.PENALTIES)] + [('none', 0.01)]
 # The full product on the MLP and DCGAN; on the ResNet and BigGAN families, which have the
-# normalizations 'spectral' and 'none' only, each penalty once, the two alternating.
-DISCRIMINATOR_CASES = [
-  (index, penalty, clip, normalization, architecture)
-  for index, ((penalty, clip), normalization, architecture) in enumerate(
-    itertools.product(PENALTY_CASES, layers.NORMALIZATIONS, GENERATOR_NORMALIZED)
-  )
-] + [
-  (index, penalty, clip, ('spectral', 'none')[index % 2], architecture)
-  for architecture in ('resnet', 'biggan')
-  for index, (penalty, clip) in enumerate(PENALTY_CASES)
-]
+# normalizations 'spectral' and 'none' only, each penalty once, the two alternating;
+# StyleGAN2's D has no normalization: each penalty once.
+DISCRIMINATOR_CASES = (
+  [
+    (index, penalty, clip, normalization, architecture)
+    for index, ((penalty, clip), normalization, architecture) in enumerate(
+      itertools.product(PENALTY_CASES, layers.NORMALIZATIONS, GENERATOR_NORMALIZED)
+    )
+  ]
+  + [
+    (index, penalty, clip, ('spectral', 'none')[index % 2], architecture)
+    for architecture in ('resnet', 'biggan')
+    for index, (penalty, clip) in enumerate(PENALTY_CASES)
+  ]
+  + [
+    (index, penalty, clip, 'none', 'stylegan2')
+    for index, (penalty, clip) in enumerate(PENALTY_CASES)
+  ]
+)
 
 
 @pytest.mark.parametrize('index, penalty, clip, normalization, architecture', DISCRIMINATOR_CASES)
@@ -160,14 +182,16 @@ def test_penalty_x_discriminator_normalization_x_architecture(
 # loss cycling.
 CONDITIONING_CASES = list(itertools.product(LOSSES, conditioning.CONDITIONINGS, ['mlp'])) + [
   (LOSSES[(offset + index) % len(LOSSES)], name, architecture)
-  for offset, architecture in enumerate(('dcgan', 'resnet', 'biggan'))
+  for offset, architecture in enumerate(('dcgan', 'resnet', 'biggan', 'stylegan2'))
   for index, name in enumerate(conditioning.CONDITIONINGS)
 ]
 
 
 @pytest.mark.parametrize('loss, conditioning_name, architecture', CONDITIONING_CASES)
 def test_loss_x_conditioning_x_architecture(loss, conditioning_name, architecture):
-  normalization = {'mlp': 'none', 'dcgan': 'batch'}.get(architecture, 'spectral')
+  normalization = {'mlp': 'none', 'dcgan': 'batch', 'stylegan2': 'none'}.get(
+    architecture, 'spectral'
+  )
   config = _config(
     architecture,
     loss=loss,
@@ -188,6 +212,28 @@ def test_generator_normalization_x_architecture(normalization, architecture):
     reference_batch_size=4,
     discriminator_normalization='none',
   )
+  _assert_one_step_or_rejection(architecture, config)
+
+
+# Each augmentation on at least two families, StyleGAN2 among them: the augmentation meets the
+# architecture only through D's input (tests/test_augment_training.py runs both on the MLP).
+AUGMENTATION_CASES = [
+  ('diffaugment', 'mlp'),
+  ('ada', 'dcgan'),
+  ('diffaugment', 'resnet'),
+  ('ada', 'biggan'),
+  ('diffaugment', 'stylegan2'),
+]
+
+
+@pytest.mark.parametrize('augment, architecture', AUGMENTATION_CASES)
+def test_augmentation_x_architecture_conditionally(augment, architecture):
+  config = _config(
+    architecture,
+    conditioning='projection',
+    discriminator_normalization=DISCRIMINATOR_NORMALIZATIONS[architecture][0],
+  )
+  config.augment.update(name=augment, p=0.5)
   _assert_one_step_or_rejection(architecture, config)
 
 

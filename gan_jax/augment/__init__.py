@@ -18,6 +18,7 @@ one device when the keys come from the global example index.
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -60,12 +61,20 @@ class Augmentation:
     """
     if self.name == 'none':
       return images
-    if self.name == 'diffaugment':
-      augmented = jax.vmap(lambda x, k: diffaugment.diffaugment(x, k, self.policy))(images, keys)
-    else:
-      p = jnp.asarray(p, jnp.float32)
-      augmented = jax.vmap(lambda x, k: ada.ada(x, k, p, self.transforms))(images, keys)
-    return augmented.astype(images.dtype)  # The float32 draws would promote bfloat16 images.
+    return _augment(self, images, keys, jnp.asarray(p, jnp.float32))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _augment(augmentation: Augmentation, images, keys, p):
+  """`augmentation` of a batch as one program: inside the jitted train step it is inlined;
+  called eagerly (a step run op by op, as tests/test_combinations.py does), it compiles once
+  per shape instead of dispatching its hundreds of operations one by one."""
+  if augmentation.name == 'diffaugment':
+    transform = lambda x, k: diffaugment.diffaugment(x, k, augmentation.policy)
+  else:
+    transform = lambda x, k: ada.ada(x, k, p, augmentation.transforms)
+  augmented = jax.vmap(transform)(images, keys)
+  return augmented.astype(images.dtype)  # The float32 draws would promote bfloat16 images.
 
 
 def _names(field: str, value: str, valid: tuple[str, ...]) -> tuple[str, ...]:
