@@ -8,6 +8,8 @@
                       wall-clock budget each; MNIST-classifier FID, IS, precision, recall.
   limited_data_mnist  Issue #19: DCGAN on 100, 500 and 4,000 digits with no augmentation,
                       DiffAugment and ADA; MNIST-classifier FID, D's train/held-out gap.
+  architectures_faces Issue #18: DCGAN and StyleGAN2 on the 100 bundled faces for one
+                      budget each; pixel MMD, 1-NN accuracy and nearest-face distances.
 
 Each table module has `reproduce(configs, options) -> path`: it trains the
 runs it needs (or reuses them, `runs`), evaluates them with `gan_jax.metrics`,
@@ -20,6 +22,7 @@ from typing import Callable, Mapping, NamedTuple
 import ml_collections
 
 from gan_jax import errors
+from gan_jax.studies.reproduction import architectures_faces
 from gan_jax.studies.reproduction import architectures_mnist
 from gan_jax.studies.reproduction import dcgan_faces_epochs
 from gan_jax.studies.reproduction import limited_data_mnist
@@ -45,6 +48,9 @@ TABLES = {
   ),
   'limited_data_mnist': Table(
     (limited_data_mnist.MODEL,), 'bundled_mnist', limited_data_mnist.reproduce
+  ),
+  'architectures_faces': Table(
+    tuple(architectures_faces.MODELS), 'bundled_faces', architectures_faces.reproduce
   ),
 }
 
