@@ -118,7 +118,7 @@ def test_table_files_steps_and_references(tiny_table):
     assert f'| {model.label} |' in markdown
   assert numbers['copies']['row'] == pytest.approx([0.0, 0.0, 0.0], abs=1e-3)
   assert 'FID and KID not computable offline: no FID Inception weights at' in markdown
-  assert 'Load average (1, 5, 15 min, as uptime)' in markdown
+  assert 'as training ended: `dcgan_faces` seed 0: ' in markdown
 
 
 def test_table_holds_what_the_metrics_give_on_the_same_samples(tiny_table):

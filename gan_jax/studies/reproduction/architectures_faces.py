@@ -28,6 +28,7 @@ EMA of G, DCGAN's G (it keeps no EMA).
 """
 
 import dataclasses
+import json
 import os
 import time
 from typing import Mapping, NamedTuple, Sequence
@@ -67,6 +68,7 @@ MODELS = {
 # (~6 TFLOP against 0.15), a few steps in a budget of minutes on 2 shared CPU cores; at these
 # widths (about a fiftieth of the multiply-adds) its step costs about what DCGAN's does.
 _CPU_WIDTHS = {'stylegan2': dict(channel_base=2048, channel_max=128)}
+_LOAD_FILE = 'load_average.json'
 SCORES = ('MMD', '1-NN accuracy', 'nearest face (median RMS)')
 
 
@@ -258,8 +260,9 @@ def _reading(results: Mapping[str, ModelResult], references: References) -> list
     'Memorization: a held-out real face lies at a median RMS distance of '
     f'{real_distance:.3f} from its nearest training face; the samples lie at '
     + '; '.join(f'{label} {values[-1]:.3f}' for label, values in means.items())
-    + '. Samples much closer than held-out faces would be copies of training faces; '
-    'the figure of samples beside their nearest faces shows it directly.',
+    + '. Closer than held-out faces means copies of training faces or blurred averages of '
+    'them (a blur lies near many faces in pixel space); the figure of samples above their '
+    'nearest faces tells which.',
   ]
 
 
@@ -373,9 +376,16 @@ def save_figures(results_dir: str, protocol: Protocol, faces, samples) -> None:
   report.save_labelled_rows(os.path.join(results_dir, f'{NAME}_nearest.png'), rows)
 
 
-def load_average(moment: str) -> str:
-  """'after X: 1.00, 2.00, 3.00': the 1, 5 and 15 minute load averages at `moment`."""
-  return f'{moment}: ' + ', '.join(f'{load:.2f}' for load in os.getloadavg())
+def load_averages(model_runs) -> list[str]:
+  """'`name` seed S: 1.00, 2.00, 3.00': the 1, 5, 15 minute load averages as each run ended."""
+  loads = []
+  for run in (run for group in model_runs.values() for run in group):
+    path = os.path.join(run.workdir, _LOAD_FILE)
+    if os.path.exists(path):
+      with open(path, encoding='utf-8') as f:
+        averages = json.load(f)['load_averages']
+      loads.append(f'`{run.name}` seed {run.seed}: ' + ', '.join(f'{a:.2f}' for a in averages))
+  return loads
 
 
 def _score_model(group, protocol: Protocol, with_inception: bool):
@@ -427,15 +437,12 @@ def reproduce(
   """Calibrates, trains (or reuses) and scores both configs, writes the table; returns its path."""
   protocol = TINY_PROTOCOL if options.tiny else Protocol()
   configs = {name: table_config(configs[name], options.data) for name in MODELS}
-  loads = [load_average('before calibration')]
   calibrations, model_runs = budgets.calibrated_runs(
     NAME, configs, options, warmup_steps=protocol.warmup_steps, timed_steps=protocol.timed_steps
   )
-  loads.append(load_average('after calibration'))
-  for name, group in model_runs.items():
-    for run in group:
-      runs.train_through(run)
-    loads.append(load_average(f'after training {name}'))
+  for run in (run for group in model_runs.values() for run in group):
+    if runs.train_through(run):  # The load it trained under: the shared CPU's other jobs.
+      workdirs.write_json(os.path.join(run.workdir, _LOAD_FILE), {'load_averages': os.getloadavg()})
 
   start, results, samples, faces = time.perf_counter(), {}, {}, {}
   weights = inception_weights_path(configs['dcgan_faces'].eval)
@@ -473,9 +480,10 @@ def reproduce(
     missing_weights=missing_weights,
     timing=[
       *runs.time_summary([r for group in model_runs.values() for r in group], evaluation_seconds),
-      f'Load average (1, 5, 15 min, as uptime) on {os.cpu_count()} cores during this '
-      f'invocation: {"; ".join(loads)}.',
+      f'Load average (1, 5, 15 min, as uptime) on {os.cpu_count()} cores as training ended: '
+      f'{"; ".join(load_averages(model_runs)) or "not recorded"}.',
     ],
   )
-  numbers = _numbers(options, protocol, results, references, missing_weights) | {'loads': loads}
+  numbers = _numbers(options, protocol, results, references, missing_weights)
+  numbers['loads'] = load_averages(model_runs)
   return report.write(options.results_dir, NAME, markdown, numbers)
