@@ -134,7 +134,7 @@ def test_table_configs_pad_the_32x32_families_and_name_the_classifier():
 def test_budget_minutes_belongs_to_the_architectures_table():
   result = _app('--table=parzen_mnist', '--budget_minutes=5', timeout=120)
   assert result.returncode != 0
-  assert f'--budget_minutes applies to --table={TABLE} only' in result.stderr
+  assert f'--budget_minutes applies to --table={TABLE} or architectures_faces only' in result.stderr
   options = budgets.BudgetOptions(data='bundled_mnist', seeds=(0,), budget_minutes=2.5)
   assert options.command(TABLE, 'bundled_mnist').endswith('--seeds=1 --budget_minutes=2.5')
 
