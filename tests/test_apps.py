@@ -57,7 +57,7 @@ def test_train_then_sample(trained_run):
     ),
     (
       '--config.model.name=vgg',
-      "Error: Unknown model 'vgg'; valid names: biggan, dcgan, mlp, resnet, toy_linear, toy_mlp.",
+      "Error: Unknown model 'vgg'; valid names: biggan, dcgan, mlp, resnet, stylegan2, toy_linear, toy_mlp.",
     ),
     ('--config.optimizer.generator.name=adagrad', "Error: Unknown optimizer 'adagrad'"),
     ('--config.train.batch_size=12', 'Error: train.batch_size=12 must be a positive multiple'),
