@@ -278,7 +278,10 @@ def main(argv):
   generate, state = train.restore_for_sampling(config, workdir, style_truncation)
   if jax.process_index() != 0:
     return  # Every process reads the checkpoint (Orbax's restore is collective); one writes.
-  samples = np.asarray(generate(state.sampling_generator(), picture.z, picture.labels))
+  # In [-1, 1], as samples.npz promises: StyleGAN2's G has no output tanh.
+  samples = np.clip(
+    np.asarray(generate(state.sampling_generator(), picture.z, picture.labels)), -1, 1
+  )
   try:
     names = picture.write(out_dir, samples)
   except OSError as e:

@@ -66,11 +66,12 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 
 def to_model_range(images: np.ndarray) -> np.ndarray:
-  """float32 images in [-1, 1]: uint8 scaled as the input pipeline does, floats as they are."""
+  """float32 images in [-1, 1]: uint8 scaled as the input pipeline does, floats clipped to
+  [-1, 1] (a G without an output tanh, StyleGAN2's, can leave it)."""
   images = np.asarray(images)
   if images.dtype == np.uint8:
     return images.astype(np.float32) / 127.5 - 1.0
-  return images.astype(np.float32)
+  return np.clip(images.astype(np.float32), -1.0, 1.0)
 
 
 def resolve(name: str, image_shape) -> str:

@@ -21,13 +21,15 @@ def generate(
   z: jax.Array,
   labels: Optional[jax.Array] = None,
 ) -> jax.Array:
-  """G's samples in evaluation mode (running batch statistics): [N, H, W, C] in [-1, 1].
+  """G's samples in evaluation mode (running batch statistics): [N, H, W, C].
 
-  z is [N, latent_dim]; labels int32 [N] for a class-conditional G. The
-  images are clipped to [-1, 1], as images are: StyleGAN2's G has no output
-  tanh, and its official code clamps when it converts to pixels.
+  z is [N, latent_dim]; labels int32 [N] for a class-conditional G. As G
+  makes them: StyleGAN2's G has no output tanh, so its images can leave
+  [-1, 1]; what turns samples into pixels or feature-network inputs clips them
+  (`images.to_uint8`, `feature_networks.to_model_range`), as its official code
+  clamps.
   """
-  return jnp.clip(generator.apply(generator_state.variables(), z, labels, train=False), -1, 1)
+  return generator.apply(generator_state.variables(), z, labels, train=False)
 
 
 def truncated_normal(
