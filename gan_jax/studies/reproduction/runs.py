@@ -289,7 +289,9 @@ def generator_samples(run: Run, steps: Sequence[int], num_samples: int) -> np.nd
   """G's samples at each of `steps`, all from `evaluation_noise`.
 
   G is restored from the checkpoint at each step (its EMA if the run keeps
-  one) and run in evaluation mode.
+  one) and run in evaluation mode. The samples are pixels here, so they are
+  clipped to [-1, 1], as images.to_uint8 clips them: a G without an output
+  tanh (StyleGAN2) overshoots it.
 
   Returns:
     float32 [len(steps), num_samples, H, W, C] in [-1, 1].
@@ -323,4 +325,4 @@ def generator_samples(run: Run, steps: Sequence[int], num_samples: int) -> np.nd
       )
   finally:
     manager.close()
-  return np.stack(samples)
+  return np.clip(np.stack(samples), -1.0, 1.0)
