@@ -143,9 +143,22 @@ def data_config(**overrides) -> ml_collections.ConfigDict:
                  pads the image with black around the centre instead (MNIST
                  at image_size=32, crop_size=32: the 28x28 digit at [2:30, 2:30],
                  as LeNet-5 took it). Used only with image_size.
+  cache_dir:     '' = decode, crop and resize each image of a folder on every
+                 access; a directory = name='folder' only: the images after
+                 decoding, crop and resize are written there once, as one
+                 uint8 array named by a fingerprint of the files and the
+                 preprocessing, and read back (memory-mapped) by every later
+                 access and run (`gan_jax.image_cache`). Set for the bundled
+                 or TFDS sets, it is a ConfigError.
   """
   defaults = dict(
-    name='bundled_mnist', split='train', tfds_data_dir='', path='', image_size=0, crop_size=0
+    name='bundled_mnist',
+    split='train',
+    tfds_data_dir='',
+    path='',
+    image_size=0,
+    crop_size=0,
+    cache_dir='',
   )
   return _section(defaults, overrides, 'data')
 

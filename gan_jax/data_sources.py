@@ -189,7 +189,7 @@ def _check_one_size(config: ml_collections.ConfigDict, sizes: Sequence[tuple[int
   )
 
 
-def _folder_labels(root: str, paths: Sequence[str]) -> tuple[list[int], int]:
+def folder_labels(root: str, paths: Sequence[str]) -> tuple[list[int], int]:
   """(labels, num_classes): the index of each image's first-level subfolder in
   sorted order when every image lies in one and there are two or more;
   unlabeled (all 0, 0 classes) otherwise."""
@@ -201,9 +201,12 @@ def _folder_labels(root: str, paths: Sequence[str]) -> tuple[list[int], int]:
   return [index[part[0]] for part in parts], len(classes)
 
 
-def _folder(config: ml_collections.ConfigDict) -> LabeledSource:
-  """Every readable image under `config.path`; unreadable files are skipped and counted."""
-  root = config.path
+def folder_files(root: str) -> list[str]:
+  """The sorted paths of every image file (`IMAGE_EXTENSIONS`) under `root`, at any depth.
+
+  Raises:
+    DataError: if `root` is not a directory or holds no image file.
+  """
   if not root or not os.path.isdir(root):
     raise errors.DataError(
       f'data.path={root!r} is not a directory; pass a folder of images with --config.data.path=DIR.'
@@ -219,6 +222,13 @@ def _folder(config: ml_collections.ConfigDict) -> LabeledSource:
       f'No image files ({", ".join(IMAGE_EXTENSIONS)}) under {root!r}; '
       'put the images there or point --config.data.path at the right folder.'
     )
+  return paths
+
+
+def _folder(config: ml_collections.ConfigDict) -> LabeledSource:
+  """Every readable image under `config.path`; unreadable files are skipped and counted."""
+  root = config.path
+  paths = folder_files(root)
   # Decode every file once up front: a corrupt file, or one of another size,
   # found mid-run would otherwise stop training hours in.
   with concurrent.futures.ThreadPoolExecutor() as pool:
@@ -234,7 +244,7 @@ def _folder(config: ml_collections.ConfigDict) -> LabeledSource:
   if not readable:
     raise errors.DataError(f'None of the {len(paths)} image files under {root!r} could be read.')
   _check_one_size(config, [sizes[path] for path in readable])
-  labels, num_classes = _folder_labels(root, readable)
+  labels, num_classes = folder_labels(root, readable)
   return _FolderSource(readable, labels), num_classes
 
 

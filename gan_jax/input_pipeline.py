@@ -4,6 +4,8 @@
 with `data.image_size` set, centre-crops every image (to `data.crop_size`, or
 to the largest centred square; a crop_size larger than the image pads it with
 black) and resizes it to image_size x image_size, the usual DCGAN preprocessing.
+With `data.cache_dir` set, a folder's images are preprocessed once and read
+back from a cache on disk (`image_cache`): the same records, without decoding.
 
 The stream (`batches`) is a Grain `MapDataset`: shuffled with the run's seed,
 reshuffled every epoch, split between processes, and indexed by train step, so
@@ -24,6 +26,7 @@ from PIL import Image
 
 from gan_jax import data_sources
 from gan_jax import errors
+from gan_jax import image_cache
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,15 +56,20 @@ def get_source(config: ml_collections.ConfigDict) -> tuple[grain.MapDataset, Dat
 
   Raises:
     ConfigError: for a name that is neither bundled, 'folder', nor a TFDS set
-      (see `data_sources.open_source`).
+      (see `data_sources.open_source`); for a cache_dir set with another name
+      than 'folder', or that cannot be written (see `image_cache`).
     DataError: for data that is missing, empty or unreadable, a TFDS set that
       is not prepared and cannot be downloaded, or records that are not images.
+    StorageError: for a cache that cannot be written midway (a full disk).
   """
-  source, num_classes = data_sources.open_source(config)
-  dataset = grain.MapDataset.source(source)
-  if config.image_size:
-    crop_size = config.crop_size or STANDARD_CROP_SIZES.get(config.name, 0)
-    dataset = dataset.map(_crop_and_resize_fn(config.image_size, crop_size))
+  crop_size = config.crop_size or STANDARD_CROP_SIZES.get(config.name, 0)
+  if config.cache_dir:
+    source, num_classes = image_cache.cached_source(
+      config, config.image_size, crop_size, lambda: _preprocessed(config, crop_size)
+    )
+    dataset = grain.MapDataset.source(source)
+  else:
+    dataset, num_classes = _preprocessed(config, crop_size)
   image = np.asarray(dataset[0]['image'])
   if image.ndim != 3:
     raise errors.DataError(
@@ -69,6 +77,17 @@ def get_source(config: ml_collections.ConfigDict) -> tuple[grain.MapDataset, Dat
       'expected (height, width, channels).'
     )
   return dataset, DataInfo(config.name, tuple(image.shape), len(dataset), num_classes)
+
+
+def _preprocessed(
+  config: ml_collections.ConfigDict, crop_size: int
+) -> tuple[grain.MapDataset, int]:
+  """(records cropped and resized on access, as config.image_size asks; number of classes)."""
+  source, num_classes = data_sources.open_source(config)
+  dataset = grain.MapDataset.source(source)
+  if config.image_size:
+    dataset = dataset.map(_crop_and_resize_fn(config.image_size, crop_size))
+  return dataset, num_classes
 
 
 def centre_crop_and_resize(image: np.ndarray, image_size: int, crop_size: int = 0) -> np.ndarray:
