@@ -13,7 +13,7 @@ predicate is the same on every device (a function of the replicated step), so
 every device takes the same branch and the collectives inside it match.
 """
 
-from typing import Optional
+from typing import Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +23,42 @@ from gan_jax import passes
 from gan_jax import penalties
 from gan_jax import regularizers
 from gan_jax.state import PlayerState
+
+# A Python int where the benchmark asks, a traced int32 scalar inside the step.
+Index = Union[int, jax.Array]
+
+
+def penalty_due(update_index: Index, every: int) -> Index:
+  """Whether D's lazy penalty is due at D update `update_index` (0, N, 2N, ... for every N)."""
+  return update_index % every == 0
+
+
+def path_length_due(step: Index, every: int) -> Index:
+  """Whether G's path length update is due at train step `step` (0, N, 2N, ... for every N)."""
+  return step % every == 0
+
+
+def due_regularizers(gan, step: int, discriminator_steps: int) -> tuple[str, ...]:
+  """The names of the lazy regularizers whose updates train step `step` of `gan` makes.
+
+  Args:
+    gan: the step's `GAN`.
+    step: the train step's index (`GANState.step` as it starts).
+    discriminator_steps: k, the D updates of each train step.
+
+  Returns:
+    ('penalty',) when one of the step's k D updates is due, ('path_length',)
+    when G's is, both, or () at the steps in between; () always when `gan`
+    has no lazy regularizer.
+  """
+  first_update = step * discriminator_steps
+  updates = range(first_update, first_update + discriminator_steps)
+  due = []
+  if gan.lazy_penalty and any(penalty_due(i, gan.penalty_every) for i in updates):
+    due.append('penalty')
+  if gan.path_length_weight > 0 and path_length_due(step, gan.path_length_every):
+    due.append('path_length')
+  return tuple(due)
 
 
 def discriminator_penalty_update(

@@ -248,7 +248,7 @@ def discriminator_step(
   if gan.clip_weights > 0:
     new = new.replace(params=penalties.clip_weights(new.params, gan.clip_weights))
   if gan.lazy_penalty:
-    due = update_index % gan.penalty_every == 0
+    due = lazy_regularization.penalty_due(update_index, gan.penalty_every)
     new, metrics['d_penalty'] = lazy_regularization.discriminator_penalty_update(
       gan, new, real, fake, labels, rng, augment_p, due
     )
@@ -375,7 +375,7 @@ def train_step(
   )
   path_length_mean = state.path_length_mean
   if gan.path_length_weight > 0:
-    due = state.step % gan.path_length_every == 0
+    due = lazy_regularization.path_length_due(state.step, gan.path_length_every)
     generator, path_length_mean, generator_metrics['g_path_length'] = (
       lazy_regularization.path_length_update(
         gan, generator, generator_rng, batch_size, labels[-1], path_length_mean, due

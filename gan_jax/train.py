@@ -40,8 +40,8 @@ from gan_jax.state import GANState
 from gan_jax.state import PlayerState
 
 
-def compile_train_step(gan: step_lib.GAN, state: GANState, batch: tuple[jax.Array, ...]):
-  """`step.train_step`, data parallel over the mesh of `batch`, compiled for these arguments.
+def lower_train_step(gan: step_lib.GAN, state: GANState, batch: tuple[jax.Array, ...]):
+  """`step.train_step`, data parallel over the mesh of `batch`, lowered for these arguments.
 
   The step is per-device code (its collectives average over `step.BATCH_AXIS`)
   mapped over the mesh with `jax.shard_map` under `jax.jit`
@@ -54,8 +54,8 @@ def compile_train_step(gan: step_lib.GAN, state: GANState, batch: tuple[jax.Arra
     batch: one step's global (images,) or (images, labels) (`distributed.global_batch`).
 
   Returns:
-    The compiled step, (state, *batch) -> (state, metrics), built with
-    `xla_options.compiler_options()`; the metrics are replicated scalars.
+    The `jax.stages.Lowered` step: compile it (`compile_train_step`), or count
+    its FLOPs without compiling (`cost_analysis()`).
   """
   mesh = batch[0].sharding.mesh
   batch_spec = distributed.batch_sharding(mesh).spec
@@ -65,8 +65,17 @@ def compile_train_step(gan: step_lib.GAN, state: GANState, batch: tuple[jax.Arra
     (jax.P(), *[batch_spec] * len(batch)),
     (jax.P(), jax.P()),
   )
-  data_parallel_step = jax.jit(per_device_step, donate_argnums=(0,))
-  return data_parallel_step.lower(state, *batch).compile(xla_options.compiler_options())
+  return jax.jit(per_device_step, donate_argnums=(0,)).lower(state, *batch)
+
+
+def compile_train_step(gan: step_lib.GAN, state: GANState, batch: tuple[jax.Array, ...]):
+  """`lower_train_step`, compiled with `xla_options.compiler_options()`.
+
+  Returns:
+    The compiled step, (state, *batch) -> (state, metrics); the metrics are
+    replicated scalars.
+  """
+  return lower_train_step(gan, state, batch).compile(xla_options.compiler_options())
 
 
 @dataclasses.dataclass

@@ -7,6 +7,11 @@ XLA's cost analysis of the compiled step, and the achieved FLOP/s is set
 against a large float32 matmul timed in the same process: the practical peak
 of this machine, measured under the same load.
 
+A step with lazy regularizers (StyleGAN2's R1 every 16 D updates, its path
+length every 4 steps) is timed over whole cycles of its regularization
+schedule, and its figures are also given for each kind of step
+(`lazy_benchmarking`).
+
 `compare_steps` times two steps of the same model side by side (ours and
 PyTorch's, `torch_comparison`); `benchmark_configs` times several configs,
 each in a fresh process of its own, so that each peak memory figure (the
@@ -31,6 +36,7 @@ from gan_jax import assembly
 from gan_jax import distributed
 from gan_jax import input_pipeline
 from gan_jax import train
+from gan_jax.studies import lazy_benchmarking
 
 # Runs n train steps and returns the seconds of each.
 StepRunner = Callable[[int], list[float]]
@@ -50,14 +56,21 @@ class StepBenchmark:
       steps, after warm-up.
     images_per_second: real images consumed per second at the median step,
       discriminator_steps * global_batch_size / step time.
-    flops_per_step: XLA's count for one step, all devices.
-    achieved_flops_per_second: flops_per_step / median step time.
+    flops_per_step: XLA's count for one step, all devices; with lazy
+      regularizers, the mean over a cycle of their schedule.
+    achieved_flops_per_second: flops_per_step / median step time; with lazy
+      regularizers, / mean step time over the cycles timed.
     matmul_flops_per_second: float32 matmul throughput in the same run.
     fraction_of_matmul_peak: achieved / matmul.
     peak_rss_bytes: the process's peak resident memory (host memory; on CPU
       that is the device memory too).
     device_bytes_in_use: accelerator memory in use after the timed steps, or
       None where the backend does not report it (CPU).
+    cycle_steps: the steps of one cycle of the lazy regularizers' schedule
+      (`lazy_benchmarking.cycle_steps`); the timed steps are whole cycles. 1
+      without lazy regularizers.
+    step_kinds: with lazy regularizers, the figures of each kind of step
+      (`lazy_benchmarking.StepKind`); else empty.
   """
 
   config_name: str
@@ -75,6 +88,8 @@ class StepBenchmark:
   fraction_of_matmul_peak: float
   peak_rss_bytes: int
   device_bytes_in_use: int | None
+  cycle_steps: int = 1
+  step_kinds: list[lazy_benchmarking.StepKind] = dataclasses.field(default_factory=list)
 
 
 def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
@@ -191,14 +206,23 @@ def benchmark_train_step(
   warmup_steps: int = 3,
   timed_steps: int = 10,
 ) -> StepBenchmark:
-  """Compiles and times the train step of `config` on all local devices."""
+  """Compiles and times the train step of `config` on all local devices.
+
+  With lazy regularizers, timed_steps is rounded up to whole cycles of their
+  schedule, and the figures of each kind of step are added.
+  """
   step = compile_step(config)
   step.run(warmup_steps)
-  times = step.run(timed_steps)
+  cycle = lazy_benchmarking.cycle_steps(config)
+  times = step.run(-(-timed_steps // cycle) * cycle)
   median = statistics.median(times)
   deciles = np.percentile(times, [10, 90])
   matmul = matmul_flops_per_second()
-  achieved = step.flops_per_step / median
+  flops, achieved, kinds = step.flops_per_step, step.flops_per_step / median, []
+  if lazy_benchmarking.regularizers(config):
+    kinds = lazy_benchmarking.kind_figures(config, warmup_steps, times, step.flops_per_step, matmul)
+    flops = sum(kind.flops * kind.num_timed for kind in kinds) / len(times)
+    achieved = flops / statistics.mean(times)
   device = jax.local_devices()[0]
   return StepBenchmark(
     config_name=config_name,
@@ -210,12 +234,14 @@ def benchmark_train_step(
     step_seconds_p10=float(deciles[0]),
     step_seconds_p90=float(deciles[1]),
     images_per_second=config.train.discriminator_steps * config.train.batch_size / median,
-    flops_per_step=step.flops_per_step,
+    flops_per_step=flops,
     achieved_flops_per_second=achieved,
     matmul_flops_per_second=matmul,
     fraction_of_matmul_peak=achieved / matmul,
     peak_rss_bytes=_peak_rss_bytes(),
     device_bytes_in_use=_device_bytes_in_use(),
+    cycle_steps=cycle,
+    step_kinds=kinds,
   )
 
 
@@ -242,7 +268,30 @@ def format_table(result: StepBenchmark) -> str:
   ]
   if result.device_bytes_in_use is not None:
     rows.append(('device memory in use', f'{result.device_bytes_in_use / gib:.2f} GiB'))
-  return _two_columns(rows)
+  return _two_columns(rows + _kind_rows(result))
+
+
+def _kind_rows(result: StepBenchmark) -> list[tuple[str, str]]:
+  """A row per kind of step, and the cycle's mean, for a step with lazy regularizers."""
+  if not result.step_kinds:
+    return []
+  rows = [
+    (
+      f'steps with {lazy_benchmarking.describe(kind)}',
+      f'{format_duration(kind.seconds_median)} median of {kind.num_timed}, '
+      f'{_si(kind.flops, "FLOP")}, {kind.fraction_of_matmul_peak:.1%} of matmul peak',
+    )
+    for kind in result.step_kinds
+  ]
+  mean_seconds = result.flops_per_step / result.achieved_flops_per_second
+  rows.append(
+    (
+      f'mean over the {result.cycle_steps}-step cycle',
+      f'{format_duration(mean_seconds)}, {_si(result.flops_per_step, "FLOP")}, '
+      f'{result.fraction_of_matmul_peak:.1%} of matmul peak',
+    )
+  )
+  return rows
 
 
 def _two_columns(rows: Sequence[tuple[str, str]]) -> str:
@@ -300,7 +349,9 @@ def _si(value: float, unit: str) -> str:
 def format_markdown(results: Sequence[StepBenchmark]) -> str:
   """A markdown table of several configs' figures, one row each.
 
-  Step times are the median (p10-p90) of the timed steps; the peak memory is
+  Step times are the median (p10-p90) of the timed steps; a config with lazy
+  regularizers gets a line under the table with each kind of step and the
+  mean over a cycle, whose FLOPs its row shows. The peak memory is
   each config's own process's peak RSS (host memory, which on CPU holds the
   device buffers too), and the device memory in use where the backend reports it.
   """
@@ -330,4 +381,8 @@ def format_markdown(results: Sequence[StepBenchmark]) -> str:
       device_memory,
     ]
     lines.append('| ' + ' | '.join(cells) + ' |')
+  for result in results:
+    if result.step_kinds:
+      kinds = '; '.join(f'{name}: {value}' for name, value in _kind_rows(result))
+      lines.append(f'\n`{result.config_name}`, lazily regularized: {kinds}.')
   return '\n'.join(lines)
