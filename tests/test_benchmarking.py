@@ -235,6 +235,25 @@ def test_jpeg_folder_and_pipeline_throughput(tmp_path):
   assert result.image_shape == (32, 32, 3) and result.images_per_second > 0
 
 
+def test_a_folder_is_timed_decoding_and_through_its_cache_built_before_the_timing(tmp_path):
+  folder = pipeline_throughput.write_jpeg_folder(str(tmp_path / 'jpegs'), num_images=6, size=40)
+  cache_dir = str(tmp_path / 'cache')
+  decoding, cached = pipeline_throughput.time_folder(
+    'folder', folder, image_size=32, cache_dir=cache_dir, batch_size=8, timed_batches=2
+  )
+  assert (decoding.name, cached.name) == ('folder', 'folder, cached')
+  assert decoding.image_shape == cached.image_shape == (32, 32, 3)
+  assert decoding.images_per_second > 0 and cached.images_per_second > 0
+  assert decoding.build_seconds == 0 < cached.build_seconds
+  assert len(os.listdir(cache_dir)) == 1
+  table = pipeline_throughput.format_pipelines([decoding, cached], step_images_per_second=100.0)
+  assert '| folder, cached | 32x32x3 |' in table
+  assert table.split('\n')[-2:] == [
+    'Built once before its timing (listing, decoding, crop, resize, write):',
+    f'- folder, cached: {cached.build_seconds:.1f} s',
+  ]
+
+
 def test_pipeline_table_says_which_step_each_pipeline_starves():
   results = [
     pipeline_throughput.PipelineThroughput(name, (64, 64, 3), rate, 64, 8)
