@@ -12,6 +12,7 @@ from configs import stylegan2_cifar10
 from configs import stylegan2_faces
 from gan_jax import step as step_lib
 from gan_jax import train
+from gan_jax.studies import lazy_benchmarking
 
 
 def _config(num_steps, **model):
@@ -55,6 +56,10 @@ def test_lazy_updates_run_on_their_schedules_in_one_compiled_step(straight_run):
   # D updates 0, 2, 4 (steps 1, 3, 5) regularize R1; G steps 0 and 3 (steps 1, 4) the path length.
   assert [r['d_penalty'] > 0 for r in rows] == [True, False, True, False, True]
   assert [r['g_path_length'] > 0 for r in rows] == [True, False, False, True, False]
+  # The benchmark's account of the schedule is the step's.
+  made_by = {'penalty': 'd_penalty', 'path_length': 'g_path_length'}
+  made = [tuple(name for name, metric in made_by.items() if row[metric] > 0) for row in rows]
+  assert lazy_benchmarking.due_at(_config(5), range(5)) == made
   means = [r['path_length_mean'] for r in rows]
   assert means[0] == means[1] == means[2] != means[3] == means[4]
   assert float(state.path_length_mean) == pytest.approx(means[-1])
