@@ -11,9 +11,14 @@ Each update here runs under `lax.cond` on a traced predicate, so the step is
 compiled once and runs the regularizer's passes only when it is due. The
 predicate is the same on every device (a function of the replicated step), so
 every device takes the same branch and the collectives inside it match.
+
+Or the predicate is fixed when the step is compiled (`Due`, Python bools), and
+the loop runs the variant of the step compiled for each step's pattern: on
+CPU, where convolutions inside a `lax.cond` branch run ~100x slower
+(`gan_jax.compiled_step` says why).
 """
 
-from typing import Optional, Union
+from typing import Callable, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +43,40 @@ def path_length_due(step: Index, every: int) -> Index:
   return step % every == 0
 
 
+class Due(NamedTuple):
+  """The lazy updates that one train step makes, fixed when the step is compiled.
+
+  Attributes:
+    penalty: for each of the step's k D updates, whether D's lazy penalty is due.
+    path_length: whether G's path length update is due.
+  """
+
+  penalty: tuple[Union[bool, jax.Array], ...]
+  path_length: Union[bool, jax.Array]
+
+
+def due_at(gan, step: Index, discriminator_steps: int) -> Due:
+  """The lazy updates of train step `step` (`GANState.step` as it starts), k D updates a step.
+
+  A Python int gives a `Due` of bools; the traced step gives traced bools,
+  for `lax.cond` (False where `gan` has no such regularizer).
+  """
+  first_update = step * discriminator_steps
+  penalty = tuple(
+    gan.lazy_penalty and penalty_due(first_update + i, gan.penalty_every)
+    for i in range(discriminator_steps)
+  )
+  path_length = gan.path_length_weight > 0 and path_length_due(step, gan.path_length_every)
+  return Due(penalty, path_length)
+
+
+def _when(due: Union[bool, jax.Array], update: Callable, skip: Callable, operand):
+  """update(operand) if due else skip(operand): a `lax.cond` for a traced due, Python's for a bool."""
+  if isinstance(due, bool):
+    return update(operand) if due else skip(operand)
+  return lax.cond(due, update, skip, operand)
+
+
 def due_regularizers(gan, step: int, discriminator_steps: int) -> tuple[str, ...]:
   """The names of the lazy regularizers whose updates train step `step` of `gan` makes.
 
@@ -51,14 +90,8 @@ def due_regularizers(gan, step: int, discriminator_steps: int) -> tuple[str, ...
     when G's is, both, or () at the steps in between; () always when `gan`
     has no lazy regularizer.
   """
-  first_update = step * discriminator_steps
-  updates = range(first_update, first_update + discriminator_steps)
-  due = []
-  if gan.lazy_penalty and any(penalty_due(i, gan.penalty_every) for i in updates):
-    due.append('penalty')
-  if gan.path_length_weight > 0 and path_length_due(step, gan.path_length_every):
-    due.append('path_length')
-  return tuple(due)
+  due = due_at(gan, step, discriminator_steps)
+  return ('penalty',) * any(due.penalty) + ('path_length',) * due.path_length
 
 
 def discriminator_penalty_update(
@@ -69,7 +102,7 @@ def discriminator_penalty_update(
   labels: Optional[jax.Array],
   rng: jax.Array,
   augment_p: jax.Array,
-  due: jax.Array,
+  due: Union[bool, jax.Array],
 ) -> tuple[PlayerState, jax.Array]:
   """D after its lazy penalty's update when `due`, else D as it is; and the penalty (0 if not due).
 
@@ -80,7 +113,8 @@ def discriminator_penalty_update(
     labels: their classes, or None.
     rng: this D update's key.
     augment_p: ADA's probability (read by an augmentation only).
-    due: bool scalar, whether the penalty is due at this update.
+    due: whether the penalty is due at this update: a traced bool scalar, or
+      a Python bool fixed at compilation.
   """
 
   def penalize(player: PlayerState):
@@ -110,7 +144,7 @@ def discriminator_penalty_update(
       new = new.replace(params=penalties.clip_weights(new.params, gan.clip_weights))
     return new, penalty
 
-  return lax.cond(due, penalize, lambda player: (player, jnp.zeros(())), discriminator)
+  return _when(due, penalize, lambda player: (player, jnp.zeros(())), discriminator)
 
 
 def path_length_update(
@@ -120,7 +154,7 @@ def path_length_update(
   batch_size: int,
   labels: Optional[jax.Array],
   running_mean: jax.Array,
-  due: jax.Array,
+  due: Union[bool, jax.Array],
 ) -> tuple[PlayerState, jax.Array, jax.Array]:
   """G after the path length update when `due` (Karras et al. 2020b, Eq. 4), else as it is.
 
@@ -137,7 +171,7 @@ def path_length_update(
     batch_size: this device's share of a batch.
     labels: int32 [batch_size] classes to draw for, or None.
     running_mean: a, the running mean of the path lengths.
-    due: bool scalar.
+    due: a traced bool scalar, or a Python bool fixed at compilation.
 
   Returns:
     (G, the new running mean, the penalty); the mean and G as they were and a
@@ -172,4 +206,4 @@ def path_length_update(
     return new, lax.stop_gradient(new_mean), penalty
 
   skip = lambda player: (player, running_mean, jnp.zeros(()))
-  return lax.cond(due, regularize, skip, generator)
+  return _when(due, regularize, skip, generator)

@@ -16,7 +16,7 @@ precision, Micikevicius et al. 2018; see `gan_jax.models`).
 """
 
 import dataclasses
-from typing import Optional
+from typing import Optional, Union
 
 import flax.linen as nn
 import jax
@@ -213,7 +213,7 @@ def discriminator_step(
   fake: jax.Array,
   labels: Optional[jax.Array],
   rng: jax.Array,
-  update_index: jax.Array,
+  penalty_due: Union[bool, jax.Array],
   augment_p: jax.Array,
 ) -> tuple[PlayerState, Metrics]:
   """One D update of Algorithm 1: descend D's loss (+ penalty) on a real and a generated batch.
@@ -226,8 +226,8 @@ def discriminator_step(
     labels: int32 [batch], the classes of `real` (and the conditioning of
       `fake`), or None for unconditional models.
     rng: this update's key; half of its split drew `fake` (`train_step`).
-    update_index: int32 scalar, the number of D updates before this one in
-      the run (when a lazy penalty is due).
+    penalty_due: whether a lazy penalty is due at this update
+      (`lazy_regularization`): a traced bool, or a bool fixed at compilation.
     augment_p: ADA's probability p, read by an augmentation only.
 
   Returns:
@@ -248,9 +248,8 @@ def discriminator_step(
   if gan.clip_weights > 0:
     new = new.replace(params=penalties.clip_weights(new.params, gan.clip_weights))
   if gan.lazy_penalty:
-    due = lazy_regularization.penalty_due(update_index, gan.penalty_every)
     new, metrics['d_penalty'] = lazy_regularization.discriminator_penalty_update(
-      gan, new, real, fake, labels, rng, augment_p, due
+      gan, new, real, fake, labels, rng, augment_p, penalty_due
     )
   return new, metrics
 
@@ -323,7 +322,12 @@ def generator_step(
 
 
 def train_step(
-  state: GANState, real_images: jax.Array, real_labels: Optional[jax.Array] = None, *, gan: GAN
+  state: GANState,
+  real_images: jax.Array,
+  real_labels: Optional[jax.Array] = None,
+  *,
+  gan: GAN,
+  due: Optional[lazy_regularization.Due] = None,
 ) -> tuple[GANState, Metrics]:
   """One step of Algorithm 1 on one device, inside a map over `BATCH_AXIS`.
 
@@ -336,6 +340,9 @@ def train_step(
       conditioned on the labels of its real batch (a sample of the data's
       classes), so a penalty comparing the two sees one label per pair.
     gan: what is trained, bound with `functools.partial`.
+    due: the lazy updates this step makes, fixed at compilation (one variant
+      of the step per pattern, `train.step_function`); None decides them here
+      from state.step, under `lax.cond`.
 
   Returns:
     The new state, and the metrics averaged over devices: D's (means over
@@ -348,6 +355,8 @@ def train_step(
   labels = [None] * k if real_labels is None else list(real_labels)
   discriminator_rng, generator_rng = jax.random.split(jax.random.fold_in(state.rng, state.step))
   augment_p = jnp.float32(gan.augment_probability) if state.augment is None else state.augment.p
+  if due is None:  # Traced: the lazy updates run under lax.cond.
+    due = lazy_regularization.due_at(gan, state.step, k)
   discriminator, discriminator_metrics = state.discriminator, []
   # A Python loop, not lax.scan: with D's state carried through a scan XLA:CPU
   # ran a DCGAN step in 35 s instead of 1.1 s; k is small.
@@ -358,7 +367,7 @@ def train_step(
       gan, state.generator, jax.random.split(rng)[0], batch_size, y
     )
     discriminator, metrics = discriminator_step(
-      gan, discriminator, real, forward.images, y, rng, state.step * k + i, augment_p
+      gan, discriminator, real, forward.images, y, rng, due.penalty[i], augment_p
     )
     discriminator_metrics.append(metrics)
   if not gan.reuse_noise_for_generator:
@@ -375,10 +384,9 @@ def train_step(
   )
   path_length_mean = state.path_length_mean
   if gan.path_length_weight > 0:
-    due = lazy_regularization.path_length_due(state.step, gan.path_length_every)
     generator, path_length_mean, generator_metrics['g_path_length'] = (
       lazy_regularization.path_length_update(
-        gan, generator, generator_rng, batch_size, labels[-1], path_length_mean, due
+        gan, generator, generator_rng, batch_size, labels[-1], path_length_mean, due.path_length
       )
     )
     generator_metrics['path_length_mean'] = path_length_mean

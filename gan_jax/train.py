@@ -1,8 +1,9 @@
-"""Training a GAN: compiling the step, the training loop, and restoring a run.
+"""Training a GAN: the training loop, and restoring a run.
 
 `train_and_evaluate(config, workdir)` assembles the run (`assembly.build`),
 restores its newest checkpoint if there is one, and runs `step.train_step`
-data parallel over every device of every process of the job (`distributed`),
+data parallel over every device of every process of the job (`distributed`,
+compiled by `compiled_step`),
 with the periodic work (metrics, sample grids, checkpoints, evaluations) each
 on its own interval. Every process runs this same loop; process 0 alone
 writes the run's files, and all write the checkpoints together.
@@ -24,6 +25,7 @@ from absl import logging
 
 from gan_jax import assembly
 from gan_jax import checkpoint
+from gan_jax import compiled_step
 from gan_jax import config_checks
 from gan_jax import distributed
 from gan_jax import errors
@@ -32,50 +34,10 @@ from gan_jax import images
 from gan_jax import input_pipeline
 from gan_jax import monitoring
 from gan_jax import sampling
-from gan_jax import step as step_lib
 from gan_jax import summaries
 from gan_jax import workdirs
-from gan_jax import xla_options
 from gan_jax.state import GANState
 from gan_jax.state import PlayerState
-
-
-def lower_train_step(gan: step_lib.GAN, state: GANState, batch: tuple[jax.Array, ...]):
-  """`step.train_step`, data parallel over the mesh of `batch`, lowered for these arguments.
-
-  The step is per-device code (its collectives average over `step.BATCH_AXIS`)
-  mapped over the mesh with `jax.shard_map` under `jax.jit`
-  (`distributed.per_device`): the state is replicated, and each array
-  [k, B, ...] of the batch is split along B.
-
-  Args:
-    gan: from `assembly.build`.
-    state: the replicated state (`distributed.replicate`); each call donates it.
-    batch: one step's global (images,) or (images, labels) (`distributed.global_batch`).
-
-  Returns:
-    The `jax.stages.Lowered` step: compile it (`compile_train_step`), or count
-    its FLOPs without compiling (`cost_analysis()`).
-  """
-  mesh = batch[0].sharding.mesh
-  batch_spec = distributed.batch_sharding(mesh).spec
-  per_device_step = distributed.per_device(
-    functools.partial(step_lib.train_step, gan=gan),
-    mesh,
-    (jax.P(), *[batch_spec] * len(batch)),
-    (jax.P(), jax.P()),
-  )
-  return jax.jit(per_device_step, donate_argnums=(0,)).lower(state, *batch)
-
-
-def compile_train_step(gan: step_lib.GAN, state: GANState, batch: tuple[jax.Array, ...]):
-  """`lower_train_step`, compiled with `xla_options.compiler_options()`.
-
-  Returns:
-    The compiled step, (state, *batch) -> (state, metrics); the metrics are
-    replicated scalars.
-  """
-  return lower_train_step(gan, state, batch).compile(xla_options.compiler_options())
 
 
 @dataclasses.dataclass
@@ -338,7 +300,7 @@ def _train(config, gan, source, info, workdir: str, is_chief: bool) -> GANState:
     )
 
   first_batch = next(batches)
-  step_fn = compile_train_step(gan, replicated, first_batch)
+  step_fn = compiled_step.step_function(gan, replicated, first_batch)
   batches = itertools.chain([first_batch], batches)
   run = _Run(config, workdir, is_chief, step_fn, batches, manager, writer, write_samples, evaluator)
   try:

@@ -7,9 +7,9 @@ from configs import gan_mnist
 from configs import stylegan2_cifar10
 from configs import stylegan2_faces
 from gan_jax import assembly
+from gan_jax import compiled_step
 from gan_jax import distributed
 from gan_jax import input_pipeline
-from gan_jax import train
 from gan_jax.studies import benchmarking
 from gan_jax.studies import lazy_benchmarking
 
@@ -62,7 +62,7 @@ def _compiled_flops(config) -> float:
     assembly.initial_state(config, gan, info.image_shape), distributed.data_mesh()
   )
   batch = benchmarking._placed_batch(config, info)
-  return float(train.compile_train_step(gan, state, batch).cost_analysis()['flops'])
+  return float(compiled_step.compile_train_step(gan, state, batch).cost_analysis()['flops'])
 
 
 def test_flops_of_a_step_without_the_due_penalty_are_those_of_the_step_without_it():

@@ -48,9 +48,11 @@ def straight_run(tmp_path_factory):
   return workdir, state, len(traces)
 
 
-def test_lazy_updates_run_on_their_schedules_in_one_compiled_step(straight_run):
+def test_lazy_updates_run_on_their_schedules_in_one_program_per_pattern(straight_run):
   workdir, state, traces = straight_run
-  assert jax.device_count() == 8 and traces == 1
+  # On CPU one program per pattern of the 6-step cycle (compiled_step): both,
+  # neither, R1 alone and path length alone, each traced once.
+  assert jax.device_count() == 8 and traces == 4
   rows = _metrics(workdir)
   assert [r['step'] for r in rows] == [1, 2, 3, 4, 5]
   # D updates 0, 2, 4 (steps 1, 3, 5) regularize R1; G steps 0 and 3 (steps 1, 4) the path length.

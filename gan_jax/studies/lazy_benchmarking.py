@@ -2,9 +2,9 @@
 
 StyleGAN2 (Karras et al. 2020b, section 3.1) runs R1's D update at every 16th
 D update and the path length's G update at every 4th step, each under a
-`lax.cond` of the one compiled step (`gan_jax.lazy_regularization`): most
-steps cost what a step without the regularizers costs, and every few steps
-one costs much more. A benchmark of such a step therefore times whole cycles
+`lax.cond` of the compiled step, or on CPU in the variant of the step compiled
+for its pattern (`gan_jax.compiled_step`): most steps cost what a step without
+the regularizers costs, and every few steps one costs much more. A benchmark of such a step therefore times whole cycles
 of consecutive steps (`cycle_steps`), sorts the steps by the updates they
 made (`lazy_regularization.due_regularizers`), and gives each kind of step its
 median time, FLOPs and fraction of the matmul peak (`kind_figures`), and the
@@ -29,10 +29,10 @@ import jax
 import ml_collections
 
 from gan_jax import assembly
+from gan_jax import compiled_step
 from gan_jax import distributed
 from gan_jax import input_pipeline
 from gan_jax import lazy_regularization
-from gan_jax import train
 
 # Regularizer name (`lazy_regularization.due_regularizers`) -> the config fields that remove it.
 _REMOVALS = {
@@ -100,7 +100,7 @@ def _lowered_flops(config: ml_collections.ConfigDict) -> float:
   state = assembly.initial_state(config, gan, info.image_shape)
   state = distributed.replicate(state, distributed.data_mesh())
   batch = _abstract_batch(config, info)
-  return float(train.lower_train_step(gan, state, batch).cost_analysis()['flops'])
+  return float(compiled_step.lower_train_step(gan, state, batch).cost_analysis()['flops'])
 
 
 def _abstract_batch(config, info) -> tuple:
