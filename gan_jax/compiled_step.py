@@ -16,7 +16,6 @@ inside a `lax.cond` branch they fall to a naive loop, ~100x slower
 """
 
 import functools
-import math
 from typing import Callable, Optional
 
 import jax
@@ -86,7 +85,7 @@ def step_function(gan: step_lib.GAN, state: GANState, batch: tuple[jax.Array, ..
   if jax.default_backend() != 'cpu' or not lazy:
     return compile_train_step(gan, state, batch)
   k, next_step = batch[0].shape[0], int(state.step)
-  cycle = math.lcm(gan.penalty_every, gan.path_length_every)
+  cycle = lazy_regularization.cycle_steps(gan, k)
   dues = {lazy_regularization.due_at(gan, s, k) for s in range(next_step, next_step + cycle)}
   compiled = {due: compile_train_step(gan, state, batch, due) for due in dues}
 

@@ -18,6 +18,7 @@ CPU, where convolutions inside a `lax.cond` branch run ~100x slower
 (`gan_jax.compiled_step` says why).
 """
 
+import math
 from typing import Callable, NamedTuple, Optional, Union
 
 import jax
@@ -68,6 +69,21 @@ def due_at(gan, step: Index, discriminator_steps: int) -> Due:
   )
   path_length = gan.path_length_weight > 0 and path_length_due(step, gan.path_length_every)
   return Due(penalty, path_length)
+
+
+def cycle_steps(gan, discriminator_steps: int) -> int:
+  """Steps after which the pattern of lazy updates repeats: 1 without lazy regularizers.
+
+  D's penalty is due at every N-th of the k D updates of a step, so its
+  pattern over steps repeats every N / gcd(N, k) steps; the path length's
+  every path_length_every steps.
+  """
+  periods = [1]
+  if gan.lazy_penalty:
+    periods.append(gan.penalty_every // math.gcd(gan.penalty_every, discriminator_steps))
+  if gan.path_length_weight > 0:
+    periods.append(gan.path_length_every)
+  return math.lcm(*periods)
 
 
 def _when(due: Union[bool, jax.Array], update: Callable, skip: Callable, operand):

@@ -21,7 +21,6 @@ compiled count of each variant (R1 only: 0.6%, path length only: 1.0%, neither:
 """
 
 import dataclasses
-import math
 import statistics
 from typing import Sequence
 
@@ -72,20 +71,9 @@ def regularizers(config: ml_collections.ConfigDict) -> tuple[str, ...]:
 
 
 def cycle_steps(config: ml_collections.ConfigDict) -> int:
-  """Steps after which the pattern of lazy updates repeats: 1 without lazy regularizers.
-
-  D's penalty is due at every N-th of the k D updates of a step, so its
-  pattern over steps repeats every N / gcd(N, k) steps; the path length's
-  every path_length_every steps.
-  """
+  """Steps after which the pattern of lazy updates repeats (`lazy_regularization.cycle_steps`)."""
   gan, _ = _gan(config)
-  periods = [1]
-  if gan.lazy_penalty:
-    k = config.train.discriminator_steps
-    periods.append(gan.penalty_every // math.gcd(gan.penalty_every, k))
-  if gan.path_length_weight > 0:
-    periods.append(gan.path_length_every)
-  return math.lcm(*periods)
+  return lazy_regularization.cycle_steps(gan, config.train.discriminator_steps)
 
 
 def due_at(config: ml_collections.ConfigDict, steps: Sequence[int]) -> list[tuple[str, ...]]:
