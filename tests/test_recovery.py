@@ -103,8 +103,8 @@ def test_a_state_that_diverged_at_a_checkpoint_step_is_never_saved(tmp_path, mon
   # were computed before that update and are finite, the state is not.
   original = step_lib.train_step
 
-  def overflowing_step(state, *batch, gan):
-    new_state, metrics = original(state, *batch, gan=gan)
+  def overflowing_step(state, *batch, gan, due=None):
+    new_state, metrics = original(state, *batch, gan=gan, due=due)
     overflow = jnp.where(new_state.step == 3, jnp.inf, 1.0)
     params = jax.tree.map(lambda p: p * overflow, new_state.generator.params)
     return new_state.replace(generator=new_state.generator.replace(params=params)), metrics
