@@ -81,25 +81,82 @@ def _median_ms(function: Callable, *args, repeats: int) -> float:
 
 
 def _time_layer(module: nn.Module, x: jax.Array, repeats: int, jit: Callable) -> tuple[float, ...]:
-  """Milliseconds for (forward, kernel gradient, input gradient, forward + both)."""
+  """Milliseconds for (forward, kernel gradient, input gradient, forward + both).
+
+  The output's cotangent is an argument of each program: closed over, it would
+  be a constant, and XLA would rearrange it at compile time, work a train step
+  does at run time.
+  """
   params = module.init(jax.random.key(0), x)
   output = module.apply(params, x)
   cotangent = jax.random.normal(jax.random.key(1), output.shape)
 
-  def loss(params, x):
+  def loss(params, x, cotangent):
     return jnp.vdot(module.apply(params, x), cotangent)
 
   forward = jit(module.apply)
   kernel_gradient = jit(jax.grad(loss, argnums=0))
   input_gradient = jit(jax.grad(loss, argnums=1))
   both = jit(jax.value_and_grad(loss, argnums=(0, 1)))
-  return tuple(
-    _median_ms(function, params, x, repeats=repeats)
-    for function in (forward, kernel_gradient, input_gradient, both)
+  return (_median_ms(forward, params, x, repeats=repeats),) + tuple(
+    _median_ms(function, params, x, cotangent, repeats=repeats)
+    for function in (kernel_gradient, input_gradient, both)
   )
 
 
-def main(batch: int, repeats: int, only: Optional[str], xla_defaults: bool) -> None:
+def _torch_layer(name: str):
+  """PyTorch's layer for `name` in _LAYERS, and its input shape without batch (NCHW)."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  if name.startswith('G z'):
+    return torch.nn.ConvTranspose2d(100, 512, 4, 1, 0, bias=False), (100, 1, 1)
+  if name == 'D 512 -> 1, 4 -> 1':
+    return torch.nn.Conv2d(512, 1, 4, 1, 0, bias=False), (512, 4, 4)
+  player, c_in, _, c_out, size, *_ = name.replace(',', '').split()
+  c_in, c_out, size = int(c_in), int(c_out), int(size)
+  layer = torch.nn.ConvTranspose2d if player == 'G' else torch.nn.Conv2d
+  return layer(c_in, c_out, 4, 2, 1, bias=False), (c_in, size, size)
+
+
+def _time_torch_layer(name: str, batch: int, repeats: int) -> tuple[float, ...]:
+  """Milliseconds for (forward, kernel gradient, input gradient, forward + both) in PyTorch."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  layer, shape = _torch_layer(name)
+  x = torch.randn(batch, *shape)
+  cotangent = torch.randn_like(layer(x))
+
+  def forward():
+    with torch.no_grad():
+      layer(x)
+
+  def gradient(kernel: bool, inputs: bool):
+    def run():
+      layer.weight.requires_grad_(kernel)
+      x_in = x.detach().requires_grad_(inputs)
+      torch.autograd.backward(layer(x_in), cotangent)
+      layer.weight.grad = None
+
+    return run
+
+  def median_ms(function):
+    function()
+    times = []
+    for _ in range(repeats):
+      start = time.perf_counter()
+      function()
+      times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+  return tuple(
+    median_ms(f)
+    for f in (forward, gradient(True, False), gradient(False, True), gradient(True, True))
+  )
+
+
+def main(
+  batch: int, repeats: int, only: Optional[str], xla_defaults: bool, with_torch: bool
+) -> None:
   jit = jax.jit if xla_defaults else xla_options.jit
   options = 'defaults' if xla_defaults else xla_options.compiler_options() or 'defaults'
   print(f'batch {batch}, median of {repeats} runs, ms, on {jax.devices()[0].device_kind}')
@@ -116,6 +173,9 @@ def main(batch: int, repeats: int, only: Optional[str], xla_defaults: bool) -> N
         f'| {name} | {implementation} | ' + ' | '.join(f'{t:.1f}' for t in timings) + ' |',
         flush=True,
       )
+    if with_torch:
+      timings = _time_torch_layer(name, batch, repeats)
+      print(f'| {name} | torch | ' + ' | '.join(f'{t:.1f}' for t in timings) + ' |', flush=True)
 
 
 if __name__ == '__main__':
@@ -126,5 +186,6 @@ if __name__ == '__main__':
   parser.add_argument(
     '--xla_defaults', action='store_true', help='compile without gan_jax.xla_options'
   )
+  parser.add_argument('--torch', action='store_true', help="time PyTorch's layers too")
   args = parser.parse_args()
-  main(args.batch, args.repeats, args.only, args.xla_defaults)
+  main(args.batch, args.repeats, args.only, args.xla_defaults, args.torch)
