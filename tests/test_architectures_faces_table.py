@@ -16,6 +16,7 @@ from configs import stylegan2_faces
 from gan_jax.studies import benchmarking
 from gan_jax.studies.reproduction import architectures_faces as table
 from gan_jax.studies.reproduction import budgets
+from gan_jax.studies.reproduction import face_scores
 from gan_jax.studies.reproduction import minibatch_metrics
 from gan_jax.studies.reproduction import runs
 
@@ -27,19 +28,19 @@ BUDGET_MINUTES = (STEPS + 0.5) * STEP_SECONDS / 60  # floor(budget / step) = STE
 
 def test_pooled_averages_blocks():
   images = np.arange(2 * 4 * 4 * 3, dtype=np.float32).reshape(2, 4, 4, 3)
-  found = table.pooled(images, 2).reshape(2, 2, 2, 3)
+  found = face_scores.pooled(images, 2).reshape(2, 2, 2, 3)
   # The top-left 2x2 block of channel 0 of image 0 holds 0, 3, 12, 15.
   assert found[0, 0, 0, 0] == pytest.approx(7.5)
   np.testing.assert_allclose(found, images.reshape(2, 2, 2, 2, 2, 3).mean(axis=(2, 4)))
-  assert table.pooled(images, 1).shape == (2, 3)
+  assert face_scores.pooled(images, 1).shape == (2, 3)
   with pytest.raises(ValueError, match='do not pool to 3x3'):
-    table.pooled(images, 3)
+    face_scores.pooled(images, 3)
 
 
 def test_nearest_gives_rms_distance_and_index():
   references = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]], np.float32)
   points = np.array([[0.9, 0.9, 0.9, 0.9], [0.0, 0.0, 0.0, 0.4]], np.float32)
-  distance, index = table.nearest(points, references)
+  distance, index = face_scores.nearest(points, references)
   np.testing.assert_array_equal(index, [1, 0])
   # RMS over the 4 pixels: sqrt(4 * 0.01 / 4) and sqrt(0.16 / 4).
   np.testing.assert_allclose(distance, [0.1, 0.2], rtol=1e-5)
@@ -47,11 +48,11 @@ def test_nearest_gives_rms_distance_and_index():
 
 def test_copies_score_zero_and_real_halves_split_the_faces():
   faces = np.random.default_rng(0).uniform(-1, 1, (20, 12)).astype(np.float32)
-  copies = table.score_sets(faces, [faces])
+  copies = face_scores.score_sets(faces, [faces])
   # MMD = sqrt(MMD^2): float32 rounding of MMD^2 ~ 1e-8 leaves ~1e-4.
   assert copies.row() == pytest.approx([0.0, 0.0, 0.0], abs=1e-3)
   assert copies.minibatch[0, 1:].tolist() == [0.0, 0.0, 0.0]
-  halves = table.score_real_halves(faces, num_splits=3)
+  halves = face_scores.score_real_halves(faces, num_splits=3)
   assert halves.minibatch.shape == (3, 4) and halves.nearest_face.shape == (30,)
   assert halves.row()[2] > 0 and 0 <= halves.row()[1] <= 1
 
@@ -129,8 +130,8 @@ def test_table_holds_what_the_metrics_give_on_the_same_samples(tiny_table):
     count = protocol.num_sample_sets * len(faces)
     samples = runs.generator_samples(run, [STEPS], count)[0]
     assert np.abs(samples).max() <= 1.0 and samples.std() > 0
-    pooled_faces = table.pooled(faces, protocol.resolution)
-    sets = np.split(table.pooled(samples, protocol.resolution), protocol.num_sample_sets)
+    pooled_faces = face_scores.pooled(faces, protocol.resolution)
+    sets = np.split(face_scores.pooled(samples, protocol.resolution), protocol.num_sample_sets)
     expected = [minibatch_metrics.minibatch_scores(pooled_faces, s) for s in sets]
     found = numbers['models'][name]['scores']['0']
     np.testing.assert_allclose(found['minibatch'], np.array(expected), rtol=1e-5, atol=1e-6)

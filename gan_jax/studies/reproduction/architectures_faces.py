@@ -9,7 +9,7 @@ is timed once and the config trains floor(budget / step time) steps
 stated CPU width (`_CPU_WIDTHS`) whose step costs about what DCGAN's does.
 
 No Inception weights ship with the project, so the scores are ones that can
-be computed offline, in pixel space at a reduced resolution (each image
+be computed offline (`face_scores`), in pixel space at a reduced resolution (each image
 average-pooled to `Protocol.resolution` squared, which keeps the faces'
 shapes and drops what 100 upscaled 25x25 crops cannot tell apart anyway):
 
@@ -36,15 +36,12 @@ from typing import Mapping, NamedTuple, Sequence
 import ml_collections
 import numpy as np
 
-from gan_jax import feature_networks
 from gan_jax import images
-from gan_jax import scoring
 from gan_jax import workdirs
-from gan_jax.metrics import distances
-from gan_jax.metrics import inception_weights
 from gan_jax.studies.reproduction import architectures_mnist
 from gan_jax.studies.reproduction import budgets
 from gan_jax.studies.reproduction import dcgan_faces_epochs
+from gan_jax.studies.reproduction import face_scores
 from gan_jax.studies.reproduction import minibatch_metrics
 from gan_jax.studies.reproduction import report
 from gan_jax.studies.reproduction import runs
@@ -69,7 +66,6 @@ MODELS = {
 # widths (about a fiftieth of the multiply-adds) its step costs about what DCGAN's does.
 _CPU_WIDTHS = {'stylegan2': dict(channel_base=2048, channel_max=128)}
 _LOAD_FILE = 'load_average.json'
-SCORES = ('MMD', '1-NN accuracy', 'nearest face (median RMS)')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,86 +103,6 @@ def table_config(config: ml_collections.ConfigDict, data: str) -> ml_collections
   return config
 
 
-def pooled(images: np.ndarray, resolution: int) -> np.ndarray:
-  """Images [N, H, W, C] average-pooled to [N, resolution * resolution * C] (H, W multiples)."""
-  n, height, width, channels = images.shape
-  if height % resolution or width % resolution:
-    raise ValueError(f'{height}x{width} images do not pool to {resolution}x{resolution}.')
-  blocks = images.reshape(
-    n, resolution, height // resolution, resolution, width // resolution, channels
-  )
-  return blocks.mean(axis=(2, 4), dtype=np.float64).astype(np.float32).reshape(n, -1)
-
-
-def nearest(points: np.ndarray, references: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Each point's nearest reference: (RMS distance sqrt(||p - r||^2 / d) [n], index [n]).
-
-  points [n, d], references [m, d]; RMS distances are in the pixels' units.
-  """
-  squared = np.asarray(distances.pairwise_squared_distances(points, references))
-  index = squared.argmin(axis=1)
-  return np.sqrt(squared[np.arange(len(points)), index] / points.shape[1]), index
-
-
-class SetScores(NamedTuple):
-  """Scores of the sample sets against the faces: [sets, 4] in `minibatch_metrics.COLUMNS`
-  order, and every sample's RMS distance to its nearest face [sets * faces]."""
-
-  minibatch: np.ndarray
-  nearest_face: np.ndarray
-
-  def row(self) -> list[float]:
-    """`SCORES`: MMD and 1-NN accuracy (means over sets), the median nearest-face distance."""
-    mmd, one_nn = self.minibatch[:, :2].mean(axis=0)
-    return [float(mmd), float(one_nn), float(np.median(self.nearest_face))]
-
-
-def score_sets(faces: np.ndarray, sample_sets: Sequence[np.ndarray]) -> SetScores:
-  """`minibatch_metrics` and the nearest-face distance of each pooled set [n, d] against the
-  pooled faces [m, d]."""
-  return SetScores(
-    np.array([minibatch_metrics.minibatch_scores(faces, s) for s in sample_sets]),
-    np.concatenate([nearest(s, faces)[0] for s in sample_sets]),
-  )
-
-
-def score_real_halves(faces: np.ndarray, num_splits: int) -> SetScores:
-  """Held-out real faces as if generated: random halves of the faces against the other halves.
-
-  The floor of the scores (at half the set sizes) and the distance from a new
-  face of the same distribution to its nearest face.
-  """
-  rng = np.random.default_rng(0)
-  halves = [
-    np.split(faces[rng.permutation(len(faces))], [len(faces) // 2]) for _ in range(num_splits)
-  ]
-  scores = [score_sets(reference, [held_out]) for reference, held_out in halves]
-  return SetScores(
-    np.concatenate([s.minibatch for s in scores]),
-    np.concatenate([s.nearest_face for s in scores]),
-  )
-
-
-def inception_weights_path(settings: ml_collections.ConfigDict) -> str:
-  """Where `feature_networks` reads the FID Inception weights: the field, the variable, else
-  the default cache."""
-  default = os.path.join(inception_weights.DEFAULT_CACHE_DIR, inception_weights.WEIGHTS_FILENAME)
-  path = settings.inception_weights or os.environ.get(inception_weights.WEIGHTS_ENV_VAR) or default
-  return os.path.expanduser(path)
-
-
-def inception_scores(
-  faces: np.ndarray, samples: np.ndarray, settings: ml_collections.ConfigDict
-) -> dict[str, float]:
-  """FID and KID of samples [N, H, W, C] against the faces (in [-1, 1]), Inception features."""
-  settings = settings.copy_and_resolve_references()
-  settings.metrics = 'fid,kid'
-  names = scoring.check_settings(settings)
-  network = feature_networks.load(settings, faces.shape[1:])
-  observe = lambda images: scoring.observe(images, network, scoring.reads(names))
-  return scoring.score(names, observe(faces), observe(samples), settings)
-
-
 class ModelResult(NamedTuple):
   """One config of the table: size, budget, training time and its scores per seed."""
 
@@ -195,15 +111,15 @@ class ModelResult(NamedTuple):
   calibration: budgets.Calibration
   num_steps: int
   training_seconds: float  # Mean over seeds of the recorded training time.
-  scores: Mapping[int, SetScores]
+  scores: Mapping[int, face_scores.SetScores]
   inception: Mapping[int, Mapping[str, float]]  # {} when the weights are missing.
 
 
 class References(NamedTuple):
   """The rows that anchor the scores: held-out real faces, and a G that copies the faces."""
 
-  real_halves: SetScores
-  copies: SetScores
+  real_halves: face_scores.SetScores
+  copies: face_scores.SetScores
   num_faces: int
 
 
@@ -282,7 +198,7 @@ def render(
   hardware = ' / '.join(sorted({r.calibration.hardware for r in results.values()}))
   resolution, n = protocol.resolution, references.num_faces
   header = ['model', 'width', 'G / D params', 'step time', 'steps', 'images seen', 'training time']
-  header += [*SCORES, 'FID', 'KID']
+  header += [*face_scores.SCORES, 'FID', 'KID']
   inception = (
     f'FID and KID not computable offline: no FID Inception weights at {missing_weights}.'
     if missing_weights
@@ -371,7 +287,10 @@ def save_figures(results_dir: str, protocol: Protocol, faces, samples) -> None:
   rows = []
   for name, pictures in samples.items():
     shown = pictures[: protocol.pairs_shown]
-    _, index = nearest(pooled(shown, protocol.resolution), pooled(faces[name], protocol.resolution))
+    _, index = face_scores.nearest(
+      face_scores.pooled(shown, protocol.resolution),
+      face_scores.pooled(faces[name], protocol.resolution),
+    )
     rows += [(MODELS[name].label, shown), ('nearest face', faces[name][index])]
   report.save_labelled_rows(os.path.join(results_dir, f'{NAME}_nearest.png'), rows)
 
@@ -391,15 +310,17 @@ def load_averages(model_runs) -> list[str]:
 def _score_model(group, protocol: Protocol, with_inception: bool):
   """(scores by seed, Inception scores by seed, first run's samples, faces) of a config's runs."""
   faces, _ = dcgan_faces_epochs.read_faces(group[0].config.data, max_images=10**9)
-  pooled_faces = pooled(faces, protocol.resolution)
+  pooled_faces = face_scores.pooled(faces, protocol.resolution)
   scores, inception = {}, {}
   for run in group:
     count = protocol.num_sample_sets * len(faces)
     samples = runs.generator_samples(run, [run.final_step], count)[0]
-    pooled_sets = np.split(pooled(samples, protocol.resolution), protocol.num_sample_sets)
-    scores[run.seed] = score_sets(pooled_faces, pooled_sets)
+    pooled_sets = np.split(
+      face_scores.pooled(samples, protocol.resolution), protocol.num_sample_sets
+    )
+    scores[run.seed] = face_scores.score_sets(pooled_faces, pooled_sets)
     if with_inception:
-      inception[run.seed] = inception_scores(faces, samples, run.config.eval)
+      inception[run.seed] = face_scores.inception_scores(faces, samples, run.config.eval)
     if run is group[0]:
       first_samples = samples
   return scores, inception, first_samples, faces
@@ -412,7 +333,7 @@ def _numbers(options, protocol, results, references, missing_weights) -> dict:
     'data': options.data,
     'budget_minutes': options.budget_minutes,
     'protocol': dataclasses.asdict(protocol),
-    'columns': list(SCORES),
+    'columns': list(face_scores.SCORES),
     'models': {
       name: {
         **{k: v for k, v in result._asdict().items() if k not in ('scores', 'calibration')},
@@ -445,7 +366,7 @@ def reproduce(
       workdirs.write_json(os.path.join(run.workdir, _LOAD_FILE), {'load_averages': os.getloadavg()})
 
   start, results, samples, faces = time.perf_counter(), {}, {}, {}
-  weights = inception_weights_path(configs['dcgan_faces'].eval)
+  weights = face_scores.inception_weights_path(configs['dcgan_faces'].eval)
   missing_weights = '' if os.path.isfile(weights) else weights
   for name, group in model_runs.items():
     scores, inception, samples[name], faces[name] = _score_model(
@@ -460,10 +381,10 @@ def reproduce(
       scores=scores,
       inception=inception,
     )
-  first_faces = pooled(next(iter(faces.values())), protocol.resolution)
+  first_faces = face_scores.pooled(next(iter(faces.values())), protocol.resolution)
   references = References(
-    score_real_halves(first_faces, protocol.num_sample_sets),
-    score_sets(first_faces, [first_faces]),
+    face_scores.score_real_halves(first_faces, protocol.num_sample_sets),
+    face_scores.score_sets(first_faces, [first_faces]),
     len(first_faces),
   )
   os.makedirs(options.results_dir, exist_ok=True)
