@@ -62,10 +62,10 @@ def _assert_equals_flax(fast, reference, x):
   [(2, 4, 4, 8, 16), (3, 5, 7, 3, 2), (1, 8, 8, 16, 3), (2, 6, 3, 32, 1)],
 )
 @pytest.mark.parametrize('padding', ['SAME', ((2, 2), (2, 2))])
-def test_sub_pixel_conv_transpose_equals_flax(batch, height, width, in_features, features, padding):
+def test_strided_conv_transpose_equals_flax(batch, height, width, in_features, features, padding):
   x = jax.random.normal(jax.random.key(0), (batch, height, width, in_features))
   output = _assert_equals_flax(
-    layers.SubPixelConvTranspose(features),
+    layers.StridedConvTranspose(features),
     nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding=padding, use_bias=False),
     x,
   )
@@ -183,7 +183,6 @@ def test_generator_equals_flax_conv_transpose_generator():
     )
     return jnp.sum(jnp.sin(3.0 * images)), (images, updates['batch_stats'])
 
-  # Base width 16 takes both of SubPixelConvTranspose's ways to multiply.
   generator = dcgan.Generator(base_width=16)
   variables = jax.jit(functools.partial(generator.init, train=False))(jax.random.key(1), z)
   gradients, outputs = jax.jit(jax.grad(functools.partial(loss, generator), has_aux=True))(

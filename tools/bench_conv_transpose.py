@@ -48,7 +48,7 @@ _LAYERS = (
       f'G {c_in} -> {c_out}, {size} -> {2 * size}',
       [
         ('flax', _strided_conv_transpose(c_out), (size, size, c_in)),
-        ('gan_jax', layers.SubPixelConvTranspose(c_out), (size, size, c_in)),
+        ('gan_jax', layers.StridedConvTranspose(c_out), (size, size, c_in)),
       ],
     )
     for c_in, c_out, size in ((512, 256, 4), (256, 128, 8), (128, 64, 16), (64, 3, 32))

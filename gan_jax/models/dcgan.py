@@ -141,12 +141,14 @@ class Generator(nn.Module):
       )
     )(z)
     h = nn.relu(normalization()(h))
-    for stage in reversed(range(num_stages - 1)):
-      conv = layers.SubPixelConvTranspose(
-        self.base_width * 2**stage, kernel_init=_weight_init, dtype=self.dtype
-      )
-      h = nn.relu(normalization()(spectral(conv)(h)))
-    last = layers.SubPixelConvTranspose(self.channels, kernel_init=_weight_init, dtype=self.dtype)
+    # The names of the layers G was first written with (SubPixelConvTranspose_0,
+    # ...) keep checkpoints interchangeable.
+    upsample = lambda features, index: layers.StridedConvTranspose(
+      features, kernel_init=_weight_init, dtype=self.dtype, name=f'SubPixelConvTranspose_{index}'
+    )
+    for index, stage in enumerate(reversed(range(num_stages - 1))):
+      h = nn.relu(normalization()(spectral(upsample(self.base_width * 2**stage, index))(h)))
+    last = upsample(self.channels, num_stages - 1)
     h = spectral(last)(h)[-batch_size:]  # Without the reference batch of 'virtual_batch'.
     # Images in float32, like the real images the losses and penalties compare them with.
     return jnp.tanh(h.astype(jnp.float32))

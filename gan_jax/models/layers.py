@@ -2,16 +2,17 @@
 
 On XLA:CPU the kernel gradient of `nn.ConvTranspose(features, (4, 4),
 strides=(2, 2))` is a convolution of an input dilated by 2 with an
-output-sized window, which takes 0.8-4 s per DCGAN layer at batch 64 on two
-cores against 20-50 ms for the forward pass (`tools/bench_conv_transpose.py`);
+output-sized window, which takes 1.3-1.9 s per DCGAN layer at batch 64 on two
+cores against 50-100 ms for the forward pass (`tools/bench_conv_transpose.py`);
 the input gradient of a stride-2 `nn.Conv` is a convolution of the output
 gradient dilated by 2, which takes 1.5-4x the forward pass's time. The
 modules here compute the same functions from the same parameter ('kernel',
 with the shape and layout of the flax layer they replace, so checkpoints and
 weights ported from other frameworks stay interchangeable) in forms whose
-gradients avoid those dilated convolutions: matrix products around pads,
-slices and reshapes, and stride-1 convolutions of space-to-depth rearranged
-maps.
+gradients avoid those dilated convolutions: D's strided convolution takes its
+input gradient from a stride-1 convolution of the space-to-depth rearranged
+map, and G's transposed convolution is the transpose of D's, so its three
+computations are D's three.
 
 Every module computes in its `dtype` (bfloat16 for mixed precision; see
 `gan_jax.models`) from float32 parameters, as flax's layers do with `dtype`
@@ -23,89 +24,6 @@ import jax
 import jax.numpy as jnp
 from flax.typing import Dtype
 from jax import lax
-
-
-class SubPixelConvTranspose(nn.Module):
-  """A 4x4, stride-2 transposed convolution that doubles height and width.
-
-  Equals `nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding='SAME',
-  use_bias=False)` (flax's 'SAME' is ((2, 2), (2, 2)) here, the equivalent of
-  PyTorch's `ConvTranspose2d(..., 4, stride=2, padding=1)` used by DCGAN,
-  Radford et al. 2015), computed in sub-pixel form (Shi et al. 2016): one
-  stride-1 2x2 convolution with 4x the output channels, one group per output
-  pixel parity, then a depth-to-space interleave.
-
-  Derivation, per spatial axis. Flax correlates the unflipped kernel k[0..3]
-  with the input dilated by 2 and padded by 2, so output o = 2m + r (parity
-  r in {0, 1}) only meets kernel taps t = 2u + r (u in {0, 1}), at input
-  x[m - 1 + r + u]. With xp = x padded by one zero on each side, that is
-  y[2m + r] = sum_u xp[m + r + u] k[2u + r]: for every parity a 2-tap
-  correlation of xp with the sub-kernel k[r::2], read from position m + r.
-  Reading k's 4 taps as (u, r) gives the [u_h, u_w, in, (r_h, r_w, out)]
-  kernel of that 2x2 convolution by a reshape, without gathering.
-
-  The 2x2 convolution is computed as matrix products, not with
-  `lax.conv_general_dilated`, whose kernel gradient XLA:CPU computes 1.5-3x
-  slower still (30x when the convolution pads its input itself); see
-  `_correlate_2x2` and `tools/bench_conv_transpose.py`.
-
-  Attributes:
-    features: output channels.
-    kernel_init: initializer of the [4, 4, in, features] kernel (flax's
-      convolution default unless given).
-    dtype: of the computation and the output; the kernel is stored in float32.
-  """
-
-  features: int
-  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-  dtype: Dtype = jnp.float32
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    """Maps x [batch, H, W, in] to [batch, 2H, 2W, features]."""
-    batch, height, width, in_features = x.shape
-    kernel = self.param('kernel', self.kernel_init, (4, 4, in_features, self.features))
-    x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
-    sub_kernels = (
-      kernel.reshape(2, 2, 2, 2, in_features, self.features)  # (u_h, r_h, u_w, r_w, in, out)
-      .transpose(0, 2, 4, 1, 3, 5)
-      .reshape(2, 2, in_features, 4 * self.features)
-    )
-    phases = _correlate_2x2(x, sub_kernels).reshape(
-      batch, height + 1, width + 1, 2, 2, self.features
-    )
-    # Parity (r_h, r_w) reads its outputs from offset (r_h, r_w).
-    rows = [
-      jnp.stack([phases[:, r_h : r_h + height, r_w : r_w + width, r_h, r_w] for r_w in (0, 1)], 3)
-      for r_h in (0, 1)
-    ]
-    return jnp.stack(rows, 2).reshape(batch, 2 * height, 2 * width, self.features)
-
-
-def _correlate_2x2(x: jax.Array, kernel: jax.Array) -> jax.Array:
-  """The correlation of x [b, H, W, in], zero-padded by one, with kernel [2, 2, in, out].
-
-  Returns [b, H + 1, W + 1, out]. Of the two ways to write it as matrix
-  products, takes the one that copies less: gather the four 2x2 window
-  positions into the channels (im2col, copies 4 * in channels), or multiply
-  first and add the four products shifted into place (copies about 4 * out),
-  which wins for the few channels of an image layer. Either way both gradients
-  are matrix products too.
-  """
-  in_features, out_features = kernel.shape[2:]
-  if out_features < in_features:
-    return sum(
-      jnp.pad(jnp.dot(x, kernel[u_h, u_w]), ((0, 0), (1 - u_h, u_h), (1 - u_w, u_w), (0, 0)))
-      for u_h in (0, 1)
-      for u_w in (0, 1)
-    )
-  height, width = x.shape[1:3]
-  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  windows = jnp.concatenate(
-    [padded[:, u_h : u_h + height + 1, u_w : u_w + width + 1] for u_h in (0, 1) for u_w in (0, 1)],
-    axis=-1,
-  )
-  return jnp.dot(windows, kernel.reshape(4 * in_features, out_features))
 
 
 class StridedConv(nn.Module):
@@ -165,12 +83,19 @@ def _space_to_depth_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     .transpose(0, 1, 3, 2, 4, 5)
     .reshape(batch, blocks_h, blocks_w, 4 * in_features)
   )
-  block_kernel = (
+  return lax.conv_general_dilated(
+    blocks, _block_kernel(kernel), (1, 1), 'VALID', dimension_numbers=_NHWC
+  )
+
+
+def _block_kernel(kernel: jax.Array) -> jax.Array:
+  """A [4, 4, in, out] kernel as the [2, 2, (s_h, s_w, in), out] kernel of the block form."""
+  in_features = kernel.shape[2]
+  return (
     kernel.reshape(2, 2, 2, 2, in_features, -1)  # (u_h, s_h, u_w, s_w, in, out)
     .transpose(0, 2, 1, 3, 4, 5)
     .reshape(2, 2, 4 * in_features, -1)
   )
-  return lax.conv_general_dilated(blocks, block_kernel, (1, 1), 'VALID', dimension_numbers=_NHWC)
 
 
 @jax.custom_vjp
@@ -198,6 +123,108 @@ def _strided_conv_backward(residuals, output_gradient):
 
 
 strided_conv.defvjp(_strided_conv_forward, _strided_conv_backward)
+
+
+class StridedConvTranspose(nn.Module):
+  """A 4x4, stride-2 transposed convolution that doubles height and width, DCGAN's G layer.
+
+  Equals `nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding='SAME',
+  use_bias=False)` (flax's 'SAME' is ((2, 2), (2, 2)) here), the equivalent
+  of PyTorch's `ConvTranspose2d(..., 4, stride=2, padding=1)` of Radford et
+  al. 2015, computed as the transpose of `strided_conv` (see
+  `strided_conv_transpose`).
+
+  Attributes:
+    features: output channels.
+    kernel_init: initializer of the [4, 4, in, features] kernel (flax's
+      convolution default unless given).
+    dtype: of the computation and the output; the kernel is stored in float32.
+  """
+
+  features: int
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """Maps x [batch, H, W, in] to [batch, 2H, 2W, features]."""
+    kernel = self.param('kernel', self.kernel_init, (4, 4, x.shape[-1], self.features))
+    return strided_conv_transpose(*nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype))
+
+
+def _adjoint_kernel(kernel: jax.Array) -> jax.Array:
+  """Flax's transposed-convolution kernel [4, 4, in, out] as that of the strided convolution
+  [4, 4, out, in] whose transpose it computes: flipped in space, channels swapped.
+
+  Flax correlates the unflipped kernel with the input dilated by 2 and padded
+  by 2; the transpose of the stride-2, padding-1 correlation with K correlates
+  the dilated, padded input with K flipped in space and its channels swapped.
+  The map is its own inverse.
+  """
+  return jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
+
+
+@jax.custom_vjp
+def strided_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """The 4x4, stride-2 transposed convolution of x [b, H, W, in] with flax's kernel
+  [4, 4, in, out]: [b, 2H, 2W, out].
+
+  With S the stride-2 convolution `strided_conv` by K = `_adjoint_kernel(kernel)`,
+  mapping [b, 2H, 2W, out] to [b, H, W, in], this is its transpose S^T, and
+  each of its three computations is one that D's layer already makes fast:
+    output          S^T x, the input gradient of S (space-to-depth form);
+    input gradient  S g, S's forward pass;
+    kernel gradient the kernel gradient of S at input g and output gradient x.
+  This is how oneDNN and cuDNN compute a transposed convolution, as the data
+  gradient of a convolution. XLA:CPU's own forms are slower: the kernel
+  gradient of `nn.ConvTranspose` convolves the dilated input with an
+  output-sized window, 1.3-1.9 s per DCGAN layer at batch 64 on two cores
+  (`tools/bench_conv_transpose.py`). Its backward pass is made of JAX
+  operations, so it differentiates again; forward-mode is not defined.
+  """
+  return _transpose_of_strided_conv(x, _adjoint_kernel(kernel))
+
+
+def _transpose_of_strided_conv(y: jax.Array, kernel: jax.Array) -> jax.Array:
+  """The transpose of `_space_to_depth_conv` by kernel [4, 4, in, out] at y [b, H, W, out]:
+  [b, 2H, 2W, in].
+
+  `_space_to_depth_conv` is a 'VALID' 2x2 convolution of the space-to-depth
+  blocks of the padded input; its transpose is the 'VALID' 2x2 convolution of
+  y padded by one with the block kernel flipped in space and its channels
+  swapped, followed by the inverse rearrangement (depth to space) and the
+  removal of the padding.
+  """
+  batch, height, width, _ = y.shape
+  in_features = kernel.shape[2]
+  blocks = lax.conv_general_dilated(
+    jnp.pad(y, ((0, 0), (1, 1), (1, 1), (0, 0))),
+    jnp.flip(_block_kernel(kernel), (0, 1)).swapaxes(2, 3),
+    (1, 1),
+    'VALID',
+    dimension_numbers=_NHWC,
+  )
+  padded = (
+    blocks.reshape(batch, height + 1, width + 1, 2, 2, in_features)
+    .transpose(0, 1, 3, 2, 4, 5)
+    .reshape(batch, 2 * height + 2, 2 * width + 2, in_features)
+  )
+  return padded[:, 1:-1, 1:-1]
+
+
+def _strided_conv_transpose_forward(x, kernel):
+  return strided_conv_transpose(x, kernel), (x, kernel)
+
+
+def _strided_conv_transpose_backward(residuals, output_gradient):
+  x, kernel = residuals
+  adjoint_kernel = _adjoint_kernel(kernel)
+  input_gradient = _direct_strided_conv(output_gradient, adjoint_kernel)
+  _, kernel_vjp = jax.vjp(lambda k: _direct_strided_conv(output_gradient, k), adjoint_kernel)
+  return input_gradient, _adjoint_kernel(kernel_vjp(x)[0])
+
+
+strided_conv_transpose.defvjp(_strided_conv_transpose_forward, _strided_conv_transpose_backward)
 
 
 class ConvTransposeFromVector(nn.Module):
