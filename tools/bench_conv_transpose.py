@@ -6,9 +6,12 @@ gradient, and forward pass with both gradients, for the flax
 layer ('flax') and the module `gan_jax.models` uses in its place ('gan_jax';
 D's last layer is flax's in both). Every program is compiled with the CPU
 options of `gan_jax.xla_options`, as the train step is; --xla_defaults
-compiles them with XLA's defaults instead.
+compiles them with XLA's defaults instead. --torch adds PyTorch's layer
+('torch', eager, oneDNN), as `studies.torch_comparison` builds the step; its
+gradient columns include the forward pass autograd records, so the last
+column is the one to compare.
 
-  python tools/bench_conv_transpose.py [--batch 64] [--repeats 9] [--xla_defaults]
+  python tools/bench_conv_transpose.py [--batch 64] [--repeats 9] [--xla_defaults] [--torch]
 
 The timings are of whatever else shares the machine too: run it on a quiet one.
 """
