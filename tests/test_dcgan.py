@@ -57,9 +57,11 @@ def _assert_equals_flax(fast, reference, x):
   return output
 
 
+# Inputs of up to 16 positions take the matrix-product form of the output, larger
+# ones the convolution form (`layers._MATMUL_MAX_POSITIONS`); these cover both.
 @pytest.mark.parametrize(
   'batch, height, width, in_features, features',
-  [(2, 4, 4, 8, 16), (3, 5, 7, 3, 2), (1, 8, 8, 16, 3), (2, 6, 3, 32, 1)],
+  [(2, 4, 4, 8, 16), (3, 5, 7, 3, 2), (1, 8, 8, 16, 3), (2, 6, 3, 32, 1), (2, 2, 5, 4, 6)],
 )
 @pytest.mark.parametrize('padding', ['SAME', ((2, 2), (2, 2))])
 def test_strided_conv_transpose_equals_flax(batch, height, width, in_features, features, padding):
@@ -92,9 +94,11 @@ def _flax_strided_conv(features):
   return nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False)
 
 
+# Outputs of up to 16 positions take the matrix-product form of the input
+# gradient, larger ones the convolution form; these cover both.
 @pytest.mark.parametrize(
   'batch, height, width, in_features, features',
-  [(2, 4, 4, 8, 16), (3, 6, 10, 3, 2), (1, 8, 8, 16, 3), (2, 2, 14, 32, 1)],
+  [(2, 4, 4, 8, 16), (3, 6, 10, 3, 2), (1, 8, 8, 16, 3), (2, 2, 14, 32, 1), (2, 10, 12, 4, 3)],
 )
 def test_strided_conv_equals_flax(batch, height, width, in_features, features):
   x = jax.random.normal(jax.random.key(0), (batch, height, width, in_features))
@@ -102,9 +106,10 @@ def test_strided_conv_equals_flax(batch, height, width, in_features, features):
   assert output.shape == (batch, height // 2, width // 2, features)
 
 
-def test_strided_conv_second_derivatives_equal_flax():
+@pytest.mark.parametrize('size', [6, 10])  # Either form of the input gradient.
+def test_strided_conv_second_derivatives_equal_flax(size):
   """A gradient penalty through the layer (reverse over reverse) matches nn.Conv's."""
-  x = jax.random.normal(jax.random.key(0), (2, 6, 6, 4))
+  x = jax.random.normal(jax.random.key(0), (2, size, size, 4))
 
   def penalty_and_gradient(module, params):
     def penalty(params):
