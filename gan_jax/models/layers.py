@@ -158,6 +158,10 @@ def strided_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
   return _transpose_of_strided_conv(x, _adjoint_kernel(kernel))
 
 
+# The largest map (height x width of y) on which S^T y is computed as a matrix product.
+_MATMUL_MAX_POSITIONS = 16
+
+
 def _transpose_of_strided_conv(y: jax.Array, kernel: jax.Array) -> jax.Array:
   """S^T y: the transpose of the 4x4, stride-2, padding-1 convolution S by kernel
   [4, 4, in, out], at y [b, H, W, out]: [b, 2H, 2W, in]. It is S's input gradient.
@@ -184,10 +188,6 @@ def _transpose_of_strided_conv(y: jax.Array, kernel: jax.Array) -> jax.Array:
     batch, 2 * height + 2, 2 * width + 2, kernel.shape[2]
   )
   return padded[:, 1:-1, 1:-1]
-
-
-# The largest map (height x width of y) on which S^T y is computed as a matrix product.
-_MATMUL_MAX_POSITIONS = 16
 
 
 def _transpose_as_convolution(y: jax.Array, kernel: jax.Array) -> jax.Array:
