@@ -35,6 +35,7 @@ from flax.typing import Dtype
 from jax import lax
 
 from gan_jax import errors
+from gan_jax.models import conv_transpose
 
 # The reference's resample filter for every up- and down-sampling.
 RESAMPLE_TAPS = (1, 3, 3, 1)
@@ -150,8 +151,12 @@ def conv2d_resample(
     size = len(taps)
     before = padding + (size + up - 1) // 2 - (kernel_size - 1)
     after = padding + (size - up) // 2 - (kernel_size - up)
-    # The full transposed convolution: [N, (H - 1) * up + k, ...].
-    x = conv(x, (kernel_size - 1, kernel_size - 1), dilation=up)
+    # The full transposed convolution: [N, (H - 1) * up + k, ...], differentiated fast
+    # (`conv_transpose`) when it is not grouped.
+    if groups == 1:
+      x = conv_transpose.conv_transpose(x, weight.astype(x.dtype), up)
+    else:
+      x = conv(x, (kernel_size - 1, kernel_size - 1), dilation=up)
     return upfirdn2d(x, taps, padding=(before, after, before, after), gain=up**2)
   if down > 1:
     size = len(taps)
