@@ -322,16 +322,18 @@ def modulated_conv2d(
   resample = dict(
     taps=setup_filter(), up=up, padding=kernel_size // 2, flip_weight=up == 1
   )  # The reference's SynthesisLayer/ToRGBLayer arguments.
-  modulated = weight[None] * styles[:, None, None, :, None]  # [B, k, k, I, O]
   demodulation = None
-  if demodulate:
-    demodulation = lax.rsqrt(jnp.sum(jnp.square(modulated), axis=(1, 2, 3)) + 1e-8)  # [B, O]
+  if demodulate:  # sum_ik (s_i w_ijk)^2 = sum_i s_i^2 sum_k w_ijk^2, without the [B, k, k, I, O] w'.
+    squared_norms = jnp.sum(jnp.square(weight.astype(jnp.float32)), axis=(0, 1))  # [I, O]
+    squared_norms = jnp.dot(jnp.square(styles), squared_norms, precision=lax.Precision.HIGHEST)
+    demodulation = lax.rsqrt(squared_norms + 1e-8)  # [B, O]
   if not fused:
     x = x * styles[:, None, None, :].astype(x.dtype)
     x = conv2d_resample(x, weight.astype(x.dtype), **resample)
     if demodulate:
       x = x * demodulation[:, None, None, :].astype(x.dtype)
     return x
+  modulated = weight[None] * styles[:, None, None, :, None]  # [B, k, k, I, O]
   if demodulate:
     modulated = modulated * demodulation[:, None, None, None, :]
   # The batch as feature groups: input [1, H, W, B * I], weight [k, k, I, B * O].
