@@ -10,7 +10,7 @@ on two AMD EPYC cores, 0.78 s at 4x4 -> 8x8, 4.5 s at 8x8 -> 16x16 and 27 s at
 16x16 -> 32x32, against 14-250 ms for the forward pass. The same map is the
 transpose of a stride-s convolution S, so its three computations are S's:
 
-  output           S^T x, XLA's input-dilated convolution, as before;
+  output           S^T x, XLA's input-dilated convolution;
   input gradient   S g, a strided convolution;
   kernel gradient  the kernel gradient of S at input g and output gradient x,
                    which XLA computes as a convolution with a dilated window.

@@ -325,8 +325,8 @@ def modulated_conv2d(
   demodulation = None
   if demodulate:  # sum_ik (s_i w_ijk)^2 = sum_i s_i^2 sum_k w_ijk^2, without the [B, k, k, I, O] w'.
     squared_norms = jnp.sum(jnp.square(weight.astype(jnp.float32)), axis=(0, 1))  # [I, O]
-    squared_norms = jnp.dot(jnp.square(styles), squared_norms, precision=lax.Precision.HIGHEST)
-    demodulation = lax.rsqrt(squared_norms + 1e-8)  # [B, O]
+    squares = jnp.dot(jnp.square(styles), squared_norms, precision=lax.Precision.HIGHEST)
+    demodulation = lax.rsqrt(squares + 1e-8)  # [B, O]
   if not fused:
     x = x * styles[:, None, None, :].astype(x.dtype)
     x = conv2d_resample(x, weight.astype(x.dtype), **resample)
