@@ -29,9 +29,15 @@ from jax import lax
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
 
 
-def _adjoint_kernel(weight: jax.Array) -> jax.Array:
-  """[k, k, in, out] -> [k, k, out, in], flipped in space: the kernel of S, whose transpose
-  correlates the dilated input with `weight`. The map is its own inverse."""
+def adjoint_kernel(weight: jax.Array) -> jax.Array:
+  """A transposed convolution's kernel [k, k, in, out] as that of the strided convolution S,
+  [k, k, out, in], whose transpose it computes: flipped in space, channels swapped.
+
+  The transposed convolution correlates the dilated, padded input with the
+  unflipped kernel (flax's `nn.ConvTranspose` does too); the transpose of S,
+  the strided correlation with K, correlates it with K flipped in space and
+  its channels swapped. The map is its own inverse.
+  """
   return jnp.flip(weight, (0, 1)).swapaxes(2, 3)
 
 
@@ -69,10 +75,10 @@ def _conv_transpose_forward(x, weight, stride):
 
 def _conv_transpose_backward(stride, residuals, output_gradient):
   x, weight = residuals
-  adjoint = _adjoint_kernel(weight)
+  adjoint = adjoint_kernel(weight)
   input_gradient = _strided_conv(output_gradient, adjoint, stride)
   _, kernel_vjp = jax.vjp(lambda kernel: _strided_conv(output_gradient, kernel, stride), adjoint)
-  return input_gradient, _adjoint_kernel(kernel_vjp(x)[0])
+  return input_gradient, adjoint_kernel(kernel_vjp(x)[0])
 
 
 conv_transpose.defvjp(_conv_transpose_forward, _conv_transpose_backward)

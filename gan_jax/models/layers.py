@@ -25,6 +25,8 @@ import jax.numpy as jnp
 from flax.typing import Dtype
 from jax import lax
 
+from gan_jax.models.conv_transpose import adjoint_kernel
+
 
 class StridedConv(nn.Module):
   """A 4x4, stride-2 convolution that halves height and width, DCGAN's D layer.
@@ -125,24 +127,12 @@ class StridedConvTranspose(nn.Module):
     return strided_conv_transpose(*nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype))
 
 
-def _adjoint_kernel(kernel: jax.Array) -> jax.Array:
-  """Flax's transposed-convolution kernel [4, 4, in, out] as that of the strided convolution
-  [4, 4, out, in] whose transpose it computes: flipped in space, channels swapped.
-
-  Flax correlates the unflipped kernel with the input dilated by 2 and padded
-  by 2; the transpose of the stride-2, padding-1 correlation with K correlates
-  the dilated, padded input with K flipped in space and its channels swapped.
-  The map is its own inverse.
-  """
-  return jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
-
-
 @jax.custom_vjp
 def strided_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
   """The 4x4, stride-2 transposed convolution of x [b, H, W, in] with flax's kernel
   [4, 4, in, out]: [b, 2H, 2W, out].
 
-  With S the stride-2 convolution `strided_conv` by K = `_adjoint_kernel(kernel)`,
+  With S the stride-2 convolution `strided_conv` by K = `adjoint_kernel(kernel)`,
   mapping [b, 2H, 2W, out] to [b, H, W, in], this is its transpose S^T, and
   each of its three computations is one that D's layer already makes fast:
     output          S^T x, the input gradient of S (`_transpose_of_strided_conv`);
@@ -155,7 +145,7 @@ def strided_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
   (`tools/bench_conv_transpose.py`). Its backward pass is made of JAX
   operations, so it differentiates again; forward-mode is not defined.
   """
-  return _transpose_of_strided_conv(x, _adjoint_kernel(kernel))
+  return _transpose_of_strided_conv(x, adjoint_kernel(kernel))
 
 
 # The largest map (height x width of y) on which S^T y is computed as a matrix product.
@@ -224,10 +214,10 @@ def _strided_conv_transpose_forward(x, kernel):
 
 def _strided_conv_transpose_backward(residuals, output_gradient):
   x, kernel = residuals
-  adjoint_kernel = _adjoint_kernel(kernel)
-  input_gradient = _direct_strided_conv(output_gradient, adjoint_kernel)
-  _, kernel_vjp = jax.vjp(lambda k: _direct_strided_conv(output_gradient, k), adjoint_kernel)
-  return input_gradient, _adjoint_kernel(kernel_vjp(x)[0])
+  adjoint = adjoint_kernel(kernel)
+  input_gradient = _direct_strided_conv(output_gradient, adjoint)
+  _, kernel_vjp = jax.vjp(lambda k: _direct_strided_conv(output_gradient, k), adjoint)
+  return input_gradient, adjoint_kernel(kernel_vjp(x)[0])
 
 
 strided_conv_transpose.defvjp(_strided_conv_transpose_forward, _strided_conv_transpose_backward)

@@ -323,7 +323,7 @@ def modulated_conv2d(
     taps=setup_filter(), up=up, padding=kernel_size // 2, flip_weight=up == 1
   )  # The reference's SynthesisLayer/ToRGBLayer arguments.
   demodulation = None
-  if demodulate:  # sum_ik (s_i w_ijk)^2 = sum_i s_i^2 sum_k w_ijk^2, without the [B, k, k, I, O] w'.
+  if demodulate:  # sum_ik (s_i w_ijk)^2 = sum_i s_i^2 sum_k w_ijk^2: no [B, k, k, I, O] w'.
     squared_norms = jnp.sum(jnp.square(weight.astype(jnp.float32)), axis=(0, 1))  # [I, O]
     squares = jnp.dot(jnp.square(styles), squared_norms, precision=lax.Precision.HIGHEST)
     demodulation = lax.rsqrt(squares + 1e-8)  # [B, O]
